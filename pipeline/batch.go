@@ -1,0 +1,224 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
+	"github.com/prometheus/prometheus/model/relabel"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// ErrSampleLimit is returned by Append once a collection exceeds its sample limit.
+var ErrSampleLimit = errors.New("sample limit exceeded")
+
+// SeriesCache remembers, for one target, how each series a collector reports
+// maps to its stored labels and storage reference, so a repeated series costs
+// neither relabeling nor a label lookup, and which series the previous
+// collection had, so those that vanish get a stale marker as in Prometheus.
+//
+// A SeriesCache belongs to one target and is used by one collection at a time.
+type SeriesCache struct {
+	entries map[uint64][]*cacheEntry
+	iter    uint64
+}
+
+type cacheEntry struct {
+	in       labels.Labels // as the collector reported it
+	out      labels.Labels // after target labels and relabeling; empty when dropped
+	ref      storage.SeriesRef
+	lastIter uint64
+}
+
+// NewSeriesCache returns an empty cache.
+func NewSeriesCache() *SeriesCache {
+	return &SeriesCache{entries: map[uint64][]*cacheEntry{}}
+}
+
+// Len is the number of series the cache knows.
+func (c *SeriesCache) Len() int {
+	n := 0
+	for _, es := range c.entries {
+		n += len(es)
+	}
+	return n
+}
+
+func (c *SeriesCache) get(h uint64, ls labels.Labels) *cacheEntry {
+	for _, e := range c.entries[h] {
+		if labels.Equal(e.in, ls) {
+			return e
+		}
+	}
+	return nil
+}
+
+// BatchOptions say how a collection's samples become stored series.
+type BatchOptions struct {
+	// TargetLabels are attached to every sample (job, instance, topology).
+	TargetLabels labels.Labels
+	// HonorLabels keeps the collector's label on a conflict; otherwise the
+	// collector's value moves to exported_<name>, as Prometheus does.
+	HonorLabels bool
+	// MetricRelabel is applied to every sample after the target labels.
+	MetricRelabel []*relabel.Config
+	// SampleLimit fails the collection when more samples than this are
+	// appended after relabeling (0 = no limit).
+	SampleLimit int
+	// Timestamp (ms) is used for samples appended with t == 0.
+	Timestamp int64
+}
+
+// Batch is the Appender a collector writes one collection into. Complete it
+// with Commit or Rollback.
+type Batch struct {
+	app   storage.AppenderV2
+	cache *SeriesCache
+	opts  BatchOptions
+	meta  *MetadataStore
+	lb    *labels.Builder
+	iter  uint64
+
+	Scraped int // samples the collector appended
+	Stored  int // samples kept after relabeling
+}
+
+// NewBatch starts a collection writing into app. meta may be nil.
+func NewBatch(app storage.AppenderV2, cache *SeriesCache, meta *MetadataStore, opts BatchOptions) *Batch {
+	cache.iter++
+	return &Batch{
+		app:   app,
+		cache: cache,
+		opts:  opts,
+		meta:  meta,
+		lb:    labels.NewBuilder(labels.EmptyLabels()),
+		iter:  cache.iter,
+	}
+}
+
+// Append adds one sample. See collectors.Appender.
+func (b *Batch) Append(ls labels.Labels, t int64, v float64) error {
+	b.Scraped++
+	if t == 0 {
+		t = b.opts.Timestamp
+	}
+	h := ls.Hash()
+	e := b.cache.get(h, ls)
+	if e == nil {
+		e = &cacheEntry{in: ls.Copy(), out: b.finalLabels(ls)}
+		b.cache.entries[h] = append(b.cache.entries[h], e)
+	}
+	if e.out.IsEmpty() {
+		e.lastIter = b.iter // dropped by relabeling: remember that, store nothing
+		return nil
+	}
+	if e.lastIter == b.iter {
+		// The same series twice in one collection: keep the first, as
+		// Prometheus reports a duplicate.
+		return fmt.Errorf("series %s: %w", e.out.String(), storage.ErrDuplicateSampleForTimestamp)
+	}
+	e.lastIter = b.iter
+	b.Stored++
+	if b.opts.SampleLimit > 0 && b.Stored > b.opts.SampleLimit {
+		return fmt.Errorf("%w: more than %d samples", ErrSampleLimit, b.opts.SampleLimit)
+	}
+	ref, err := b.app.Append(e.ref, e.out, 0, t, v, nil, nil, storage.AOptions{})
+	switch {
+	case err == nil:
+		e.ref = ref
+	case errors.Is(err, storage.ErrOutOfOrderSample), errors.Is(err, storage.ErrOutOfBounds),
+		errors.Is(err, storage.ErrDuplicateSampleForTimestamp), errors.Is(err, storage.ErrTooOldSample):
+		// Prometheus drops such samples and carries on with the scrape.
+		e.ref = ref
+	default:
+		return fmt.Errorf("append %s: %w", e.out.String(), err)
+	}
+	return nil
+}
+
+// SetMetadata records a family's metadata. See collectors.Appender.
+func (b *Batch) SetMetadata(family string, md metadata.Metadata) {
+	if b.meta != nil {
+		b.meta.Set(family, md)
+	}
+}
+
+func (b *Batch) finalLabels(ls labels.Labels) labels.Labels {
+	b.lb.Reset(ls)
+	if b.opts.HonorLabels {
+		b.opts.TargetLabels.Range(func(l labels.Label) {
+			if !ls.Has(l.Name) {
+				b.lb.Set(l.Name, l.Value)
+			}
+		})
+	} else {
+		var conflicts []labels.Label
+		b.opts.TargetLabels.Range(func(l labels.Label) {
+			if v := ls.Get(l.Name); v != "" {
+				conflicts = append(conflicts, labels.Label{Name: l.Name, Value: v})
+			}
+			b.lb.Set(l.Name, l.Value)
+		})
+		for _, l := range conflicts {
+			name := l.Name
+			for {
+				name = model.ExportedLabelPrefix + name
+				if b.lb.Get(name) == "" {
+					b.lb.Set(name, l.Value)
+					break
+				}
+			}
+		}
+	}
+	if len(b.opts.MetricRelabel) > 0 && !relabel.ProcessBuilder(b.lb, b.opts.MetricRelabel...) {
+		return labels.EmptyLabels()
+	}
+	return b.lb.Labels()
+}
+
+// Commit stores the collection and writes stale markers for the series the
+// previous collection had and this one does not.
+func (b *Batch) Commit() error {
+	b.markStale(func(e *cacheEntry) bool { return e.lastIter != b.iter })
+	return b.app.Commit()
+}
+
+// Rollback discards the collection.
+func (b *Batch) Rollback() error {
+	return b.app.Rollback()
+}
+
+// MarkAllStale writes a stale marker at ts for every series cache has seen and
+// forgets them: used when a collection fails or a target goes away, as
+// Prometheus does. The caller commits app.
+func MarkAllStale(app storage.AppenderV2, cache *SeriesCache, ts int64) {
+	b := &Batch{app: app, cache: cache, opts: BatchOptions{Timestamp: ts}}
+	b.markStale(func(*cacheEntry) bool { return true })
+}
+
+// markStale appends a stale marker for every cached series selected by stale,
+// and drops those entries from the cache.
+func (b *Batch) markStale(stale func(*cacheEntry) bool) {
+	staleNaN := math.Float64frombits(value.StaleNaN)
+	for h, es := range b.cache.entries {
+		kept := es[:0]
+		for _, e := range es {
+			if !stale(e) {
+				kept = append(kept, e)
+				continue
+			}
+			if !e.out.IsEmpty() && e.lastIter != 0 {
+				_, _ = b.app.Append(e.ref, e.out, 0, b.opts.Timestamp, staleNaN, nil, nil, storage.AOptions{})
+			}
+		}
+		if len(kept) == 0 {
+			delete(b.cache.entries, h)
+		} else {
+			b.cache.entries[h] = kept
+		}
+	}
+}
