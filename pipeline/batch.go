@@ -30,8 +30,9 @@ type SeriesCache struct {
 type cacheEntry struct {
 	in       labels.Labels // as the collector reported it
 	out      labels.Labels // after target labels and relabeling; empty when dropped
-	ref      storage.SeriesRef
-	lastIter uint64
+	ref       storage.SeriesRef
+	lastIter  uint64
+	committed bool // some sample of this series was committed
 }
 
 // NewSeriesCache returns an empty cache.
@@ -183,12 +184,19 @@ func (b *Batch) finalLabels(ls labels.Labels) labels.Labels {
 // Commit stores the collection and writes stale markers for the series the
 // previous collection had and this one does not.
 func (b *Batch) Commit() error {
-	b.markStale(func(e *cacheEntry) bool { return e.lastIter != b.iter })
+	b.markStale(func(e *cacheEntry) bool {
+		if e.lastIter == b.iter {
+			e.committed = true
+			return false
+		}
+		return true
+	})
 	return b.app.Commit()
 }
 
-// Rollback discards the collection.
+// Rollback discards the collection, and forgets the series it introduced.
 func (b *Batch) Rollback() error {
+	b.forget(func(e *cacheEntry) bool { return !e.committed })
 	return b.app.Rollback()
 }
 
@@ -204,15 +212,24 @@ func MarkAllStale(app storage.AppenderV2, cache *SeriesCache, ts int64) {
 // and drops those entries from the cache.
 func (b *Batch) markStale(stale func(*cacheEntry) bool) {
 	staleNaN := math.Float64frombits(value.StaleNaN)
+	b.forget(func(e *cacheEntry) bool {
+		if !stale(e) {
+			return false
+		}
+		if !e.out.IsEmpty() && e.committed {
+			_, _ = b.app.Append(e.ref, e.out, 0, b.opts.Timestamp, staleNaN, nil, nil, storage.AOptions{})
+		}
+		return true
+	})
+}
+
+// forget drops the cache entries for which drop returns true.
+func (b *Batch) forget(drop func(*cacheEntry) bool) {
 	for h, es := range b.cache.entries {
 		kept := es[:0]
 		for _, e := range es {
-			if !stale(e) {
+			if !drop(e) {
 				kept = append(kept, e)
-				continue
-			}
-			if !e.out.IsEmpty() && e.lastIter != 0 {
-				_, _ = b.app.Append(e.ref, e.out, 0, b.opts.Timestamp, staleNaN, nil, nil, storage.AOptions{})
 			}
 		}
 		if len(kept) == 0 {

@@ -59,6 +59,7 @@ type seriesKey struct {
 // by one goroutine at a time.
 type parser struct {
 	lset   labels.Labels
+	lb     *labels.Builder
 	seen   map[seriesKey]struct{}
 	family []byte
 	meta   metadata.Metadata
@@ -67,7 +68,7 @@ type parser struct {
 }
 
 func newParser() *parser {
-	return &parser{seen: make(map[seriesKey]struct{}, 1024)}
+	return &parser{seen: make(map[seriesKey]struct{}, 1024), lb: labels.NewBuilder(labels.EmptyLabels())}
 }
 
 // parseResult counts what a conversion did.
@@ -140,6 +141,7 @@ func (s *parser) appendExposition(b []byte, contentType string, o *parseOptions,
 				t = *ts
 			}
 			p.Labels(&s.lset)
+			s.dropEmpty()
 			if err := s.check(o); err != nil {
 				return res, lineErr(err)
 			}
@@ -161,6 +163,27 @@ func (s *parser) appendExposition(b []byte, contentType string, o *parseOptions,
 	}
 	s.flushMeta(app)
 	return res, nil
+}
+
+// dropEmpty removes labels with an empty value: in Prometheus' data model
+// a="" is the same series as no label a, and Prometheus stores it without.
+func (s *parser) dropEmpty() {
+	empty := false
+	s.lset.Range(func(l labels.Label) {
+		if l.Value == "" {
+			empty = true
+		}
+	})
+	if !empty {
+		return
+	}
+	s.lb.Reset(s.lset)
+	s.lset.Range(func(l labels.Label) {
+		if l.Value == "" {
+			s.lb.Del(l.Name)
+		}
+	})
+	s.lset = s.lb.Labels()
 }
 
 // check refuses a series without a name, with invalid names or values, or over
