@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
+	promrules "github.com/prometheus/prometheus/rules"
 	"gopkg.in/yaml.v3"
 
 	"github.com/fleetwatch/fleetwatch/rules/packs"
@@ -240,4 +241,10 @@ func walk(n *yaml.Node, f func(*yaml.Node)) {
 	for _, c := range n.Content {
 		walk(c, f)
 	}
+}
+
+// NewGroupLoader returns the rules.GroupLoader fleetwatch uses: rule files
+// and "pack:NAME", with anomaly items dropped before rulefmt parses them.
+func NewGroupLoader(p parser.Parser, logger *slog.Logger) promrules.GroupLoader {
+	return groupLoader{parser: p, logger: logger}
 }

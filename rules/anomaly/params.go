@@ -114,7 +114,7 @@ func ParseSeasonality(s string) (Seasonality, error) {
 }
 
 // MaxWindow is the largest rolling window a detector keeps (samples).
-const MaxWindow = 128
+const MaxWindow = 96
 
 // MaxDetectorBytes is the memory budget of one detector.
 const MaxDetectorBytes = 1024

@@ -1,0 +1,32 @@
+package anomaly
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/fleetwatch/fleetwatch/rules/anomaly/internal/nab"
+)
+
+// TestNABSweep prints the NAB score over a grid of parameters; it runs only
+// with FLEETWATCH_NAB_SWEEP=1 and is how the presets were tuned.
+func TestNABSweep(t *testing.T) {
+	if os.Getenv("FLEETWATCH_NAB_SWEEP") != "1" {
+		t.Skip("set FLEETWATCH_NAB_SWEEP=1 to sweep parameters")
+	}
+	for _, th := range []float64{3, 4, 6} {
+		for _, kf := range []time.Duration{0, 2 * time.Hour, 8 * time.Hour} {
+			for _, win := range []int{32, 96} {
+				for _, sw := range []float64{2, 3, 4} {
+					for _, hl := range []float64{64, 512} {
+						opt := WithParams(func(p *Params) {
+							p.Threshold, p.KeepFiringFor, p.Window, p.StdWeight, p.HalfLife = th, kf, win, sw, hl
+						})
+						s, tot, _ := nabCorpus(t, nab.Standard, opt)
+						t.Logf("th %4.1f keep %5v win %3d sw %.1f hl %4.0f: score %6.1f recall %.2f tp %d fp %d", th, kf, win, sw, hl, s, tot.Recall(), tot.TP, tot.FP)
+					}
+				}
+			}
+		}
+	}
+}
