@@ -95,8 +95,13 @@ func newSlotTracker(n int) *slotTracker {
 
 func (t *slotTracker) GetMaxConcurrent() int { return cap(t.slots) }
 
-// Insert blocks until a slot is free or ctx ends.
+// Insert takes a free slot, or blocks until one is free or ctx ends.
 func (t *slotTracker) Insert(ctx context.Context, _ string) (int, error) {
+	select {
+	case t.slots <- struct{}{}:
+		return 0, nil
+	default:
+	}
 	select {
 	case t.slots <- struct{}{}:
 		return 0, nil
