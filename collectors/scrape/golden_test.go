@@ -130,11 +130,11 @@ func TestGolden(t *testing.T) {
 			defer cancel()
 			var rec recorder
 			target := collectors.Target{Job: "golden", Address: strings.TrimPrefix(srv.URL, "http://")}
-			err = c.Collect(ctx, target, &rec)
+			collectErr := c.Collect(ctx, target, &rec)
 
 			lines := rec.lines
-			if err != nil {
-				msg := strings.ReplaceAll(err.Error(), srv.URL, "http://TARGET")
+			if collectErr != nil {
+				msg := strings.ReplaceAll(collectErr.Error(), srv.URL, "http://TARGET")
 				lines = append(lines, "# error: "+msg)
 			}
 			if n := counterValue(t, reg, "fleetwatch_scrape_duplicate_samples_total"); n > 0 {
@@ -146,6 +146,9 @@ func TestGolden(t *testing.T) {
 			got := joinLines(lines)
 			golden := filepath.Join(gc.dir, "expected.prom")
 			if *update {
+				if (collectErr != nil) != strings.HasPrefix(filepath.Base(gc.dir), "error_") {
+					t.Errorf("error = %v; the cases named error_* and only they must fail", collectErr)
+				}
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -158,8 +161,8 @@ func TestGolden(t *testing.T) {
 			if got != string(want) {
 				t.Errorf("Collect of %s differs from %s\n--- got\n%s--- want\n%s", gc.input, golden, got, want)
 			}
-			if (err != nil) != strings.HasPrefix(filepath.Base(gc.dir), "error_") {
-				t.Errorf("error = %v; only cases named error_* must fail", err)
+			if (collectErr != nil) != strings.HasPrefix(filepath.Base(gc.dir), "error_") {
+				t.Errorf("error = %v; the cases named error_* and only they must fail", collectErr)
 			}
 		})
 	}
