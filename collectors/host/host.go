@@ -40,6 +40,9 @@ type Collector struct {
 	statfs statfsFunc
 	uname  func() (utsname, error)
 
+	disk     []diskFamily
+	netdev   []netdevFamily
+	netclass []netclassFamily
 	cpu   cpuState
 	mem   memNames
 	mnt   mountState
@@ -117,8 +120,11 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Collector
 		statfs: realStatfs,
 		uname:  realUname,
 	}
+	c.disk = diskFamilies()
+	c.netdev = newNetdevFamilies()
+	c.netclass = newNetclassFamilies()
 	c.cpu.last = map[int64]cpuTimes{}
-	c.mnt.pending = map[string]chan struct{}{}
+	c.mnt.pending = map[string]chan statResult{}
 	all := map[string]func(*run) error{
 		SubCPU:         collectCPU,
 		SubStat:        collectStat,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -166,7 +167,7 @@ func readFile(path string, buf *[]byte) ([]byte, error) {
 }
 
 func collectMeminfo(r *run) error {
-	path := r.c.proc.Path("meminfo")
+	path := filepath.Join(r.c.cfg.Procfs, "meminfo")
 	data, err := readFile(path, &r.buf)
 	if err != nil {
 		return err

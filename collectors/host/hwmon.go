@@ -1,0 +1,277 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/common/model"
+)
+
+// hwmonSensorTypes are the sensor file prefixes node_exporter reads.
+func isHwmonSensorType(t string) bool {
+	switch t {
+	case "vrm", "beep_enable", "update_interval", "in", "cpu", "fan",
+		"pwm", "temp", "curr", "power", "energy", "humidity", "intrusion":
+		return true
+	}
+	return false
+}
+
+// cleanMetricName lower-cases s, replaces every character outside
+// [a-z0-9:_] by '_' and trims leading and trailing '_' (node_exporter's
+// rule for chip and sensor names).
+func cleanMetricName(s string) string {
+	b := make([]byte, 0, len(s))
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == ':' || r == '_' {
+			b = append(b, byte(r))
+		} else {
+			b = append(b, '_')
+		}
+	}
+	return strings.Trim(string(b), "_")
+}
+
+// explodeSensorFilename splits a hwmon file name "<type><num>_<property>"
+// (e.g. temp1_input, fan2_min, beep_enable) as node_exporter's regexp
+// ^([^0-9]+)([0-9]*)?(_(.+))?$ does: the type is the longest prefix without
+// digits; if digits follow, they are the number and the rest must be empty
+// or "_" plus a property; if none follow, the type backs off to its last '_'
+// so that "update_interval" has no property but "beep_enable" keeps its own.
+func explodeSensorFilename(name string) (ok bool, sensorType string, num int, property string) {
+	i := 0
+	for i < len(name) && (name[i] < '0' || name[i] > '9') {
+		i++
+	}
+	if i == 0 {
+		return false, "", 0, ""
+	}
+	j := i
+	for j < len(name) && name[j] >= '0' && name[j] <= '9' {
+		j++
+	}
+	if j > i {
+		n, err := strconv.Atoi(name[i:j])
+		rest := name[j:]
+		switch {
+		case rest == "":
+		case len(rest) >= 2 && rest[0] == '_' && strings.IndexByte(rest, '\n') < 0:
+		default:
+			return false, "", 0, ""
+		}
+		if err != nil {
+			return false, name[:i], 0, ""
+		}
+		if rest != "" {
+			property = rest[1:]
+		}
+		return true, name[:i], n, property
+	}
+	// No digits at all: the greedy [^0-9]+ takes everything, then backtracks
+	// only if that lets (_(.+))? match, which it never needs to.
+	return true, name, 0, ""
+}
+
+func hwmonReadFile(path string) (string, error) {
+	// Some hwmon drivers return EAGAIN forever; read once, never loop.
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var b [128]byte
+	n, err := f.Read(b[:])
+	if err != nil {
+		return "", err
+	}
+	return strings.Trim(string(b[:n]), "\n"), nil
+}
+
+func collectSensorData(dir string, data map[string]map[string]string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, f := range ents {
+		ok, typ, num, prop := explodeSensorFilename(f.Name())
+		if !ok || !isHwmonSensorType(typ) {
+			continue
+		}
+		v, err := hwmonReadFile(filepath.Join(dir, f.Name()))
+		if err != nil {
+			continue
+		}
+		sensor := typ + strconv.Itoa(num)
+		if data[sensor] == nil {
+			data[sensor] = map[string]string{}
+		}
+		data[sensor][prop] = v
+	}
+	return nil
+}
+
+// hwmonName gives a chip a stable name: from its device path when it has
+// one (e.g. platform_coretemp_0), else its name file, else hwmonN.
+func hwmonName(dir string) (string, error) {
+	if dev, err := filepath.EvalSymlinks(filepath.Join(dir, "device")); err == nil {
+		prefix, devName := filepath.Split(dev)
+		_, devType := filepath.Split(strings.TrimRight(prefix, "/"))
+		cn, ct := cleanMetricName(devName), cleanMetricName(devType)
+		if ct != "" && cn != "" {
+			return ct + "_" + cn, nil
+		}
+		if cn != "" {
+			return cn, nil
+		}
+	}
+	if n, err := os.ReadFile(filepath.Join(dir, "name")); err == nil {
+		if cn := cleanMetricName(string(n)); cn != "" {
+			return cn, nil
+		}
+	}
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", err
+	}
+	if cn := cleanMetricName(filepath.Base(real)); cn != "" {
+		return cn, nil
+	}
+	return "", fmt.Errorf("hwmon %s: no usable chip name", dir)
+}
+
+func collectHwmon(r *run) error {
+	base := filepath.Join(r.c.cfg.Sysfs, "class", "hwmon")
+	ents, err := os.ReadDir(base)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: %w", errNoData, err)
+		}
+		return err
+	}
+	var last error
+	for _, ent := range ents {
+		dir := filepath.Join(base, ent.Name())
+		st, err := os.Stat(dir)
+		if err != nil || !st.IsDir() {
+			continue
+		}
+		if err := emitHwmon(&r.e, dir); err != nil {
+			last = fmt.Errorf("hwmon %s: %w", ent.Name(), err)
+		}
+	}
+	return last
+}
+
+func emitHwmon(e *emitter, dir string) error {
+	chip, err := hwmonName(dir)
+	if err != nil {
+		return err
+	}
+	data := map[string]map[string]string{}
+	if err := collectSensorData(dir, data); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "device")); err == nil {
+		if err := collectSensorData(filepath.Join(dir, "device"), data); err != nil {
+			return err
+		}
+	}
+	if n, err := os.ReadFile(filepath.Join(dir, "name")); err == nil {
+		if cn := cleanMetricName(string(n)); cn != "" {
+			e.family("node_hwmon_chip_names", gauge, "Annotation metric for human-readable chip names")
+			e.sample2("node_hwmon_chip_names", "chip", chip, "chip_name", cn, 1)
+		}
+	}
+	sensors := make([]string, 0, len(data))
+	for s := range data {
+		sensors = append(sensors, s)
+	}
+	sort.Strings(sensors)
+	out := func(name string, typ model.MetricType, help, sensor string, v float64) {
+		e.family(name, typ, help)
+		e.sample2(name, "chip", chip, "sensor", sensor, v)
+	}
+	for _, sensor := range sensors {
+		sd := data[sensor]
+		_, typ, _, _ := explodeSensorFilename(sensor)
+		if l, ok := sd["label"]; ok {
+			if cl := cleanMetricName(l); cl != "" {
+				e.family("node_hwmon_sensor_label", gauge, "Label for given chip and sensor")
+				e.sample3("node_hwmon_sensor_label", "chip", chip, "label", cl, "sensor", sensor, 1)
+			}
+		}
+		switch typ {
+		case "beep_enable":
+			out("node_hwmon_beep_enabled", gauge, "Hardware beep enabled", sensor, b2f(sd[""] == "1"))
+			continue
+		case "vrm":
+			if v, err := strconv.ParseFloat(sd[""], 64); err == nil {
+				out("node_hwmon_voltage_regulator_version", gauge, "Hardware voltage regulator", sensor, v)
+			}
+			continue
+		case "update_interval":
+			if v, err := strconv.ParseFloat(sd[""], 64); err == nil {
+				out("node_hwmon_update_interval_seconds", gauge, "Hardware monitor update interval", sensor, v*0.001)
+			}
+			continue
+		}
+		elements := make([]string, 0, len(sd))
+		for el := range sd {
+			elements = append(elements, el)
+		}
+		sort.Strings(elements)
+		for _, el := range elements {
+			if el == "label" {
+				continue
+			}
+			name := "node_hwmon_" + typ
+			if el == "input" {
+				if _, ok := sd[""]; ok {
+					name += "_input"
+				}
+			} else if el != "" {
+				name += "_" + cleanMetricName(el)
+			}
+			v, err := strconv.ParseFloat(sd[el], 64)
+			if err != nil {
+				continue
+			}
+			switch {
+			case el == "fault" || el == "alarm":
+				out(name, gauge, "Hardware sensor "+el+" status ("+typ+")", sensor, v)
+			case el == "beep":
+				out(name+"_enabled", gauge, "Hardware monitor sensor has beeping enabled", sensor, v)
+			case typ == "in" || typ == "cpu":
+				out(name+"_volts", gauge, "Hardware monitor for voltage ("+el+")", sensor, v*0.001)
+			case typ == "temp" && el != "type":
+				if el == "" {
+					el = "input"
+				}
+				out(name+"_celsius", gauge, "Hardware monitor for temperature ("+el+")", sensor, v*0.001)
+			case typ == "curr":
+				out(name+"_amps", gauge, "Hardware monitor for current ("+el+")", sensor, v*0.001)
+			case typ == "energy":
+				out(name+"_joule_total", counter, "Hardware monitor for joules used so far ("+el+")", sensor, v/1e6)
+			case typ == "power" && el == "accuracy":
+				out(name, gauge, "Hardware monitor power meter accuracy, as a ratio", sensor, v/1e6)
+			case typ == "power" && (el == "average_interval" || el == "average_interval_min" || el == "average_interval_max"):
+				out(name+"_seconds", gauge, "Hardware monitor power usage update interval ("+el+")", sensor, v*0.001)
+			case typ == "power":
+				out(name+"_watt", gauge, "Hardware monitor for power usage in watts ("+el+")", sensor, v/1e6)
+			case typ == "humidity":
+				out(name, gauge, "Hardware monitor for humidity, as a ratio (multiply with 100.0 to get the humidity as a percentage) ("+el+")", sensor, v/1e6)
+			case typ == "fan" && (el == "input" || el == "min" || el == "max" || el == "target"):
+				out(name+"_rpm", gauge, "Hardware monitor for fan revolutions per minute ("+el+")", sensor, v)
+			default:
+				out(name, gauge, "Hardware monitor "+typ+" element "+el, sensor, v)
+			}
+		}
+	}
+	return nil
+}
