@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
 )
@@ -140,11 +142,11 @@ func newTestAPI(t testing.TB, q storage.Queryable, eo EngineOptions) *testAPI {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	api := New(Options{
-		Queryable: q,
-		Engine:    NewEngine(eo, nil, reg),
-		Targets:   testTargets(),
-		Metadata:  testMetadata(),
-		BuildInfo: BuildInfo{Version: "0.1.0", Revision: "abc123", Branch: "main", BuildUser: "ci@fleetwatch", BuildDate: "20240101-00:00:00", GoVersion: "go1.26.8"},
+		Queryable:  q,
+		Engine:     NewEngine(eo, nil, reg),
+		Targets:    testTargets(),
+		Metadata:   testMetadata(),
+		BuildInfo:  BuildInfo{Version: "0.1.0", Revision: "abc123", Branch: "main", BuildUser: "ci@fleetwatch", BuildDate: "20240101-00:00:00", GoVersion: "go1.26.8"},
 		Registerer: reg,
 		Now:        func() time.Time { return testNow },
 	})
@@ -219,3 +221,13 @@ func form(kv ...string) url.Values {
 	}
 	return v
 }
+
+func httpTestServer(t testing.TB, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// staleNaN is Prometheus' stale marker.
+func staleNaN() float64 { return math.Float64frombits(value.StaleNaN) }
