@@ -70,7 +70,7 @@ func readRuleSource(identifier string) ([]byte, error) {
 
 // ParseRuleFile reads a rule file (or "pack:NAME"), drops its anomaly items
 // and parses it with Prometheus' rulefmt. Every error is prefixed with the
-// identifier and carries rulefmt's line:column.
+// identifier and carries rulefmt's line:column. p and logger may be nil.
 func ParseRuleFile(identifier string, ignoreUnknownFields bool, p parser.Parser, logger *slog.Logger) (*rulefmt.RuleGroups, []error) {
 	b, err := readRuleSource(identifier)
 	if err != nil {
@@ -82,6 +82,9 @@ func ParseRuleFile(identifier string, ignoreUnknownFields bool, p parser.Parser,
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if p == nil {
+		p = parser.NewParser(parser.Options{})
 	}
 	rgs, errs := rulefmt.Parse(stripped, ignoreUnknownFields, model.UTF8Validation, p, logger)
 	for i := range errs {
