@@ -58,3 +58,19 @@ func KeyLine(n *yaml.Node, key string) int {
 	}
 	return n.Line
 }
+
+// HasKey reports whether mapping node n (or the document it holds) has key.
+func HasKey(n *yaml.Node, key string) bool {
+	if n == nil {
+		return false
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,347 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/units"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/relabel"
+	"gopkg.in/yaml.v3"
+
+	"github.com/fleetwatch/fleetwatch/collectors/host"
+	"github.com/fleetwatch/fleetwatch/collectors/scrape"
+	"github.com/fleetwatch/fleetwatch/internal/yamlutil"
+	"github.com/fleetwatch/fleetwatch/inventory"
+)
+
+// Job types.
+const (
+	TypeHost   = "host"
+	TypeScrape = "scrape"
+)
+
+// Config is the whole of fleetwatch.yml.
+type Config struct {
+	Global    GlobalConfig    `yaml:"global"`
+	Server    ServerConfig    `yaml:"server"`
+	Storage   StorageConfig   `yaml:"storage"`
+	Query     QueryConfig     `yaml:"query"`
+	Inventory InventoryConfig `yaml:"inventory"`
+	// RuleFiles are globs of Prometheus rule files, or pack:<name> for a
+	// built-in rule pack. Relative paths are relative to the config file.
+	RuleFiles []string    `yaml:"rule_files"`
+	Jobs      []JobConfig `yaml:"jobs"`
+
+	// File is the path the config was loaded from ("" for the defaults).
+	File string `yaml:"-"`
+}
+
+// GlobalConfig holds defaults for every job and rule group.
+type GlobalConfig struct {
+	ScrapeInterval     model.Duration    `yaml:"scrape_interval"`
+	ScrapeTimeout      model.Duration    `yaml:"scrape_timeout"`
+	EvaluationInterval model.Duration    `yaml:"evaluation_interval"`
+	ExternalLabels     map[string]string `yaml:"external_labels"`
+	// Concurrency bounds the collections running at once across all jobs.
+	Concurrency int `yaml:"concurrency"`
+}
+
+// ServerConfig is the HTTP server (API, UI, /metrics).
+type ServerConfig struct {
+	ListenAddress string `yaml:"listen_address"`
+	// ExternalURL is how users reach fleetwatch (links in alerts and pages).
+	ExternalURL string `yaml:"external_url"`
+}
+
+// StorageConfig is the embedded TSDB.
+type StorageConfig struct {
+	Path                 string           `yaml:"path"`
+	RetentionTime        model.Duration   `yaml:"retention_time"`
+	RetentionSize        units.Base2Bytes `yaml:"retention_size"`
+	OutOfOrderTimeWindow model.Duration   `yaml:"out_of_order_time_window"`
+}
+
+// QueryConfig limits PromQL queries.
+type QueryConfig struct {
+	Timeout       model.Duration `yaml:"timeout"`
+	MaxSamples    int            `yaml:"max_samples"`
+	LookbackDelta model.Duration `yaml:"lookback_delta"`
+	MaxConcurrent int            `yaml:"max_concurrent"`
+}
+
+// InventoryConfig says where the fleet model comes from.
+type InventoryConfig struct {
+	// File is inventory.yml; relative to the config file. Empty: no inventory.
+	File string `yaml:"file"`
+}
+
+// StaticConfig lists targets by hand, as in Prometheus.
+type StaticConfig struct {
+	Targets []string          `yaml:"targets"`
+	Labels  map[string]string `yaml:"labels"`
+}
+
+// JobConfig is one collection job.
+type JobConfig struct {
+	JobName string `yaml:"job_name"`
+	// Type is the collector: host or scrape.
+	Type           string         `yaml:"type"`
+	ScrapeInterval model.Duration `yaml:"scrape_interval"`
+	ScrapeTimeout  model.Duration `yaml:"scrape_timeout"`
+	HonorLabels    bool           `yaml:"honor_labels"`
+	// SampleLimit fails a collection storing more samples (0 = no limit).
+	SampleLimit          int                  `yaml:"sample_limit"`
+	StaticConfigs        []StaticConfig       `yaml:"static_configs"`
+	Inventory            *inventory.Selector  `yaml:"inventory"`
+	RelabelConfigs       []*relabel.Config    `yaml:"relabel_configs"`
+	MetricRelabelConfigs []*relabel.Config    `yaml:"metric_relabel_configs"`
+	Host                 *host.Config         `yaml:"host"`
+	Scrape               *scrape.Config       `yaml:"scrape"`
+
+	line int
+	node *yaml.Node
+}
+
+// Default returns the configuration used when no file is given: this host's
+// metrics, stored under ./data, served on 127.0.0.1:9470.
+func Default() *Config {
+	return &Config{
+		Global: GlobalConfig{
+			ScrapeInterval:     model.Duration(15 * time.Second),
+			ScrapeTimeout:      model.Duration(10 * time.Second),
+			EvaluationInterval: model.Duration(15 * time.Second),
+			Concurrency:        64,
+		},
+		Server:  ServerConfig{ListenAddress: "127.0.0.1:9470"},
+		Storage: StorageConfig{Path: "data", RetentionTime: model.Duration(15 * 24 * time.Hour)},
+		Query: QueryConfig{
+			Timeout: model.Duration(2 * time.Minute), MaxSamples: 50_000_000,
+			LookbackDelta: model.Duration(5 * time.Minute), MaxConcurrent: 20,
+		},
+		Jobs: []JobConfig{{JobName: "host", Type: TypeHost}},
+	}
+}
+
+// Load reads and validates a config file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse reads a config from data, naming it file in errors. Keys left out
+// keep their defaults; the default job list is replaced by the file's jobs
+// when it has a jobs key.
+func Parse(file string, data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlutil.FormatError(file, err)
+	}
+	c := Default()
+	c.Jobs = nil
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlutil.FormatError(file, err)
+	}
+	if !yamlutil.HasKey(&root, "jobs") {
+		c.Jobs = Default().Jobs
+	}
+	c.File = file
+	c.recordNodes(&root)
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// recordNodes keeps each job's YAML node for line numbers in errors.
+func (c *Config) recordNodes(root *yaml.Node) {
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
+		return
+	}
+	m := root.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != "jobs" {
+			continue
+		}
+		for j, n := range m.Content[i+1].Content {
+			if j < len(c.Jobs) {
+				c.Jobs[j].line, c.Jobs[j].node = n.Line, n
+			}
+		}
+	}
+}
+
+var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// Validate fills per-job defaults from global and checks everything,
+// reporting every problem as `file:line: field: problem`.
+func (c *Config) Validate() error {
+	var errs []string
+	bad := func(line int, field, format string, args ...any) {
+		loc := c.File
+		if line > 0 {
+			loc = fmt.Sprintf("%s:%d", c.File, line)
+		}
+		errs = append(errs, fmt.Sprintf("%s: %s: %s", loc, field, fmt.Sprintf(format, args...)))
+	}
+	g := &c.Global
+	if g.ScrapeInterval <= 0 {
+		bad(0, "global.scrape_interval", "must be positive")
+	}
+	if g.ScrapeTimeout <= 0 || g.ScrapeTimeout > g.ScrapeInterval {
+		bad(0, "global.scrape_timeout", "must be positive and at most scrape_interval (%v)", g.ScrapeInterval)
+	}
+	if g.EvaluationInterval <= 0 {
+		bad(0, "global.evaluation_interval", "must be positive")
+	}
+	if g.Concurrency <= 0 {
+		bad(0, "global.concurrency", "must be positive")
+	}
+	for name := range g.ExternalLabels {
+		if !labelNameRE.MatchString(name) {
+			bad(0, "global.external_labels", "%q is not a valid label name", name)
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Server.ListenAddress); err != nil {
+		bad(0, "server.listen_address", "%q: %v", c.Server.ListenAddress, err)
+	}
+	if c.Storage.Path == "" {
+		bad(0, "storage.path", "must not be empty")
+	}
+	if c.Storage.RetentionTime < 0 || c.Storage.RetentionSize < 0 || c.Storage.OutOfOrderTimeWindow < 0 {
+		bad(0, "storage", "retention_time, retention_size and out_of_order_time_window must not be negative")
+	}
+	if c.Query.Timeout <= 0 || c.Query.MaxSamples <= 0 || c.Query.LookbackDelta <= 0 || c.Query.MaxConcurrent <= 0 {
+		bad(0, "query", "timeout, max_samples, lookback_delta and max_concurrent must be positive")
+	}
+	names := map[string]int{}
+	for i := range c.Jobs {
+		c.validateJob(i, names, bad)
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+func (c *Config) validateJob(i int, names map[string]int, bad func(int, string, string, ...any)) {
+	j := &c.Jobs[i]
+	field := fmt.Sprintf("jobs[%d]", i)
+	if j.JobName != "" {
+		field = fmt.Sprintf("jobs[%d] (%s)", i, j.JobName)
+	}
+	line := func(key string) int {
+		if j.node == nil {
+			return j.line
+		}
+		return yamlutil.KeyLine(j.node, key)
+	}
+	switch prev, dup := names[j.JobName]; {
+	case j.JobName == "":
+		bad(line("job_name"), field+".job_name", "missing")
+	case dup:
+		bad(line("job_name"), field+".job_name", "%q already used by jobs[%d]", j.JobName, prev)
+	default:
+		names[j.JobName] = i
+	}
+	if j.ScrapeInterval == 0 {
+		j.ScrapeInterval = c.Global.ScrapeInterval
+	}
+	if j.ScrapeTimeout == 0 {
+		j.ScrapeTimeout = min(c.Global.ScrapeTimeout, j.ScrapeInterval)
+	}
+	if j.ScrapeInterval < 0 {
+		bad(line("scrape_interval"), field+".scrape_interval", "must be positive")
+	}
+	if j.ScrapeTimeout <= 0 || j.ScrapeTimeout > j.ScrapeInterval {
+		bad(line("scrape_timeout"), field+".scrape_timeout", "%v must be positive and at most scrape_interval (%v)", j.ScrapeTimeout, j.ScrapeInterval)
+	}
+	if j.SampleLimit < 0 {
+		bad(line("sample_limit"), field+".sample_limit", "must not be negative")
+	}
+	switch j.Type {
+	case TypeHost:
+		if j.Scrape != nil {
+			bad(line("scrape"), field+".scrape", "only for type scrape")
+		}
+		if j.Host == nil {
+			d := host.DefaultConfig()
+			j.Host = &d
+		}
+		j.Host.ApplyDefaults()
+		if err := j.Host.Validate(); err != nil {
+			bad(line("host"), field+".host", "%v", err)
+		}
+	case TypeScrape:
+		if j.Host != nil {
+			bad(line("host"), field+".host", "only for type host")
+		}
+		if j.Scrape == nil {
+			d := scrape.DefaultConfig()
+			j.Scrape = &d
+		}
+		if err := j.Scrape.Validate(); err != nil {
+			bad(line("scrape"), field+".scrape", "%v", err)
+		}
+		if len(j.StaticConfigs) == 0 && j.Inventory == nil {
+			bad(j.line, field, "a scrape job needs static_configs or inventory")
+		}
+	case "":
+		bad(line("type"), field+".type", "missing (one of host, scrape)")
+	default:
+		bad(line("type"), field+".type", "%q is not one of host, scrape", j.Type)
+	}
+	for k, sc := range j.StaticConfigs {
+		for _, t := range sc.Targets {
+			if t == "" || strings.ContainsAny(t, " /") {
+				bad(line("static_configs"), fmt.Sprintf("%s.static_configs[%d].targets", field, k), "%q is not host or host:port", t)
+			}
+		}
+		for name := range sc.Labels {
+			if !labelNameRE.MatchString(name) {
+				bad(line("static_configs"), fmt.Sprintf("%s.static_configs[%d].labels", field, k), "%q is not a valid label name", name)
+			}
+		}
+	}
+	if j.Inventory != nil {
+		if err := j.Inventory.Validate(); err != nil {
+			bad(line("inventory"), field+".inventory", "%v", err)
+		}
+		if c.Inventory.File == "" {
+			bad(line("inventory"), field+".inventory", "set, but the top-level inventory.file is not")
+		}
+	}
+	for key, rcs := range map[string][]*relabel.Config{"relabel_configs": j.RelabelConfigs, "metric_relabel_configs": j.MetricRelabelConfigs} {
+		for k, rc := range rcs {
+			if rc == nil {
+				bad(line(key), fmt.Sprintf("%s.%s[%d]", field, key, k), "empty")
+				continue
+			}
+			if err := rc.Validate(model.UTF8Validation); err != nil {
+				bad(line(key), fmt.Sprintf("%s.%s[%d]", field, key, k), "%v", err)
+			}
+		}
+	}
+}
+
+// Resolve returns path relative to the config file's directory, unless it
+// is absolute or the config came from no file.
+func (c *Config) Resolve(path string) string {
+	if path == "" || filepath.IsAbs(path) || c.File == "" || strings.HasPrefix(path, "pack:") {
+		return path
+	}
+	return filepath.Join(filepath.Dir(c.File), path)
+}
