@@ -99,13 +99,13 @@ type JobConfig struct {
 	ScrapeTimeout  model.Duration `yaml:"scrape_timeout"`
 	HonorLabels    bool           `yaml:"honor_labels"`
 	// SampleLimit fails a collection storing more samples (0 = no limit).
-	SampleLimit          int                  `yaml:"sample_limit"`
-	StaticConfigs        []StaticConfig       `yaml:"static_configs"`
-	Inventory            *inventory.Selector  `yaml:"inventory"`
-	RelabelConfigs       []*relabel.Config    `yaml:"relabel_configs"`
-	MetricRelabelConfigs []*relabel.Config    `yaml:"metric_relabel_configs"`
-	Host                 *host.Config         `yaml:"host"`
-	Scrape               *scrape.Config       `yaml:"scrape"`
+	SampleLimit          int                 `yaml:"sample_limit"`
+	StaticConfigs        []StaticConfig      `yaml:"static_configs"`
+	Inventory            *inventory.Selector `yaml:"inventory"`
+	RelabelConfigs       []*relabel.Config   `yaml:"relabel_configs"`
+	MetricRelabelConfigs []*relabel.Config   `yaml:"metric_relabel_configs"`
+	Host                 *host.Config        `yaml:"host"`
+	Scrape               *scrape.Config      `yaml:"scrape"`
 
 	line int
 	node *yaml.Node

@@ -61,8 +61,8 @@ type Server struct {
 
 // Switch is one network device polled over SNMP.
 type Switch struct {
-	Hostname string            `yaml:"hostname"`
-	Address  string            `yaml:"address"`
+	Hostname string `yaml:"hostname"`
+	Address  string `yaml:"address"`
 	Location `yaml:",inline"`
 	Role     string            `yaml:"role,omitempty"` // e.g. tor, spine, pdu
 	Labels   map[string]string `yaml:"labels,omitempty"`

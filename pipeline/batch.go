@@ -28,8 +28,8 @@ type SeriesCache struct {
 }
 
 type cacheEntry struct {
-	in       labels.Labels // as the collector reported it
-	out      labels.Labels // after target labels and relabeling; empty when dropped
+	in        labels.Labels // as the collector reported it
+	out       labels.Labels // after target labels and relabeling; empty when dropped
 	ref       storage.SeriesRef
 	lastIter  uint64
 	committed bool // some sample of this series was committed
