@@ -44,17 +44,17 @@ func AllCollectors() []string {
 // Defaults of node_exporter 1.5 as shipped by Debian (prometheus-node-exporter),
 // the exporter fleetwatch replaces on these hosts.
 const (
-	DefaultProcfs                  = "/proc"
-	DefaultSysfs                   = "/sys"
-	DefaultRootfs                  = "/"
-	DefaultUdevData                = "/run/udev/data"
-	DefaultMountTimeout            = 5 * time.Second
-	DefaultFSTypesExclude          = `^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$`
-	DefaultMountPointsExclude      = `^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)`
-	DefaultNetdevDeviceExclude     = `^lo$`
-	DefaultDiskstatsDeviceExclude  = `^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$`
-	DefaultNetclassIgnoredDevices  = `^$`
-	maxMountTimeout                = 10 * time.Minute
+	DefaultProcfs                 = "/proc"
+	DefaultSysfs                  = "/sys"
+	DefaultRootfs                 = "/"
+	DefaultUdevData               = "/run/udev/data"
+	DefaultMountTimeout           = 5 * time.Second
+	DefaultFSTypesExclude         = `^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$`
+	DefaultMountPointsExclude     = `^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)`
+	DefaultNetdevDeviceExclude    = `^lo$`
+	DefaultDiskstatsDeviceExclude = `^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$`
+	DefaultNetclassIgnoredDevices = `^$`
+	maxMountTimeout               = 10 * time.Minute
 )
 
 // Config selects what the host collector reads and where. The zero value of a

@@ -19,7 +19,6 @@ type diskFamily struct {
 	value      func(s *blockdevice.IOStats) float64
 }
 
-
 // secondsPerTick converts diskstats' milliseconds. node_exporter multiplies
 // by it rather than dividing by 1000, and so do we, to report the same float.
 const secondsPerTick = 1.0 / 1000.0

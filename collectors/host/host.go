@@ -43,11 +43,11 @@ type Collector struct {
 	disk     []diskFamily
 	netdev   []netdevFamily
 	netclass []netclassFamily
-	cpu   cpuState
-	mem   memNames
-	mnt   mountState
-	pool  sync.Pool
-	stats selfMetrics
+	cpu      cpuState
+	mem      memNames
+	mnt      mountState
+	pool     sync.Pool
+	stats    selfMetrics
 }
 
 var _ collectors.Collector = (*Collector)(nil)
@@ -60,12 +60,13 @@ type subCollector struct {
 // run is the state of one collection: the emitter and what several
 // sub-collectors read (/proc/stat is parsed once for cpu and stat).
 type run struct {
-	ctx  context.Context
-	c    *Collector
-	e    emitter
-	stat *procfs.Stat
-	serr error
-	buf  []byte // reused read buffer
+	ctx     context.Context
+	c       *Collector
+	e       emitter
+	stat    *procfs.Stat
+	serr    error
+	buf     []byte // reused read buffer
+	attrBuf [4096]byte
 }
 
 // procStat parses /proc/stat once per collection.

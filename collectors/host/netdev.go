@@ -1,6 +1,8 @@
 package host
 
 import (
+	"fmt"
+	"path/filepath"
 	"sort"
 
 	"github.com/prometheus/common/model"
@@ -72,6 +74,82 @@ func collectNetdev(r *run) error {
 	return nil
 }
 
+// netclassAttrs are the /sys/class/net/<iface> files the netclass
+// sub-collector reads.
+var netclassAttrs = [...]string{
+	"addr_assign_type", "address", "broadcast", "carrier", "carrier_changes",
+	"carrier_up_count", "carrier_down_count", "dev_id", "dormant", "duplex",
+	"flags", "ifalias", "ifindex", "iflink", "link_mode", "mtu",
+	"name_assign_type", "netdev_group", "operstate", "speed", "tx_queue_len", "type",
+}
+
+// readNetclassIface reads the attributes node_exporter reports of one
+// interface directory.
+func readNetclassIface(dir, name string, buf []byte) (*sysfs.NetClassIface, error) {
+	d, err := openAttrDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("interface %q: %w", name, err)
+	}
+	defer d.close()
+	i := &sysfs.NetClassIface{Name: name}
+	for _, a := range netclassAttrs {
+		v, err := d.read(a, buf)
+		if err != nil {
+			if ignorableAttrErr(err) {
+				continue
+			}
+			return nil, fmt.Errorf("interface %q: %s: %w", name, a, err)
+		}
+		switch a {
+		case "addr_assign_type":
+			i.AddrAssignType = parseInt64(v)
+		case "address":
+			i.Address = string(v)
+		case "broadcast":
+			i.Broadcast = string(v)
+		case "carrier":
+			i.Carrier = parseInt64(v)
+		case "carrier_changes":
+			i.CarrierChanges = parseInt64(v)
+		case "carrier_up_count":
+			i.CarrierUpCount = parseInt64(v)
+		case "carrier_down_count":
+			i.CarrierDownCount = parseInt64(v)
+		case "dev_id":
+			i.DevID = parseInt64(v)
+		case "dormant":
+			i.Dormant = parseInt64(v)
+		case "duplex":
+			i.Duplex = string(v)
+		case "flags":
+			i.Flags = parseInt64(v)
+		case "ifalias":
+			i.IfAlias = string(v)
+		case "ifindex":
+			i.IfIndex = parseInt64(v)
+		case "iflink":
+			i.IfLink = parseInt64(v)
+		case "link_mode":
+			i.LinkMode = parseInt64(v)
+		case "mtu":
+			i.MTU = parseInt64(v)
+		case "name_assign_type":
+			i.NameAssignType = parseInt64(v)
+		case "netdev_group":
+			i.NetDevGroup = parseInt64(v)
+		case "operstate":
+			i.OperState = string(v)
+		case "speed":
+			i.Speed = parseInt64(v)
+		case "tx_queue_len":
+			i.TxQueueLen = parseInt64(v)
+		case "type":
+			i.Type = parseInt64(v)
+		}
+	}
+	return i, nil
+}
+
 // netclassFamily is one numeric /sys/class/net/<iface> attribute that
 // node_exporter reports as node_network_<name>.
 type netclassFamily struct {
@@ -130,11 +208,12 @@ func collectNetclass(r *run) error {
 	}
 	sort.Strings(names)
 	ifaces := make([]*sysfs.NetClassIface, 0, len(names))
+	base := filepath.Join(c.cfg.Sysfs, "class", "net")
 	for _, n := range names {
 		if c.re.netclassIgnored.MatchString(n) {
 			continue
 		}
-		i, err := c.sys.NetClassByIface(n)
+		i, err := readNetclassIface(filepath.Join(base, n), n, r.attrBuf[:])
 		if err != nil {
 			return err
 		}
