@@ -56,10 +56,14 @@ func readCSV(r io.Reader, fn func(csvRow) error) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return fmt.Errorf("line %d: %w", pe.Line, pe.Err)
+			}
+			return fmt.Errorf("line %d: %w", rows+1, err)
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) != 2 {
 			return fmt.Errorf("line %d: want 2 fields (timestamp,value), got %d", line, len(rec))
 		}
