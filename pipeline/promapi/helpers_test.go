@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -231,3 +232,5 @@ func httpTestServer(t testing.TB, h http.Handler) string {
 
 // staleNaN is Prometheus' stale marker.
 func staleNaN() float64 { return math.Float64frombits(value.StaleNaN) }
+
+func parseFloat(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
