@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -153,7 +154,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlutil.FormatError(file, err)
+		return nil, yamlutil.DecodeError(file, &root, reflect.TypeFor[Config](), err)
 	}
 	if !yamlutil.HasKey(&root, "jobs") {
 		c.Jobs = Default().Jobs

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -105,7 +106,7 @@ func Parse(name string, data []byte) (*Inventory, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(inv); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlutil.FormatError(name, err)
+		return nil, yamlutil.DecodeError(name, &root, reflect.TypeFor[Inventory](), err)
 	}
 	recordLines(&root, inv)
 	var errs []string
