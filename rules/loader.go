@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -88,9 +89,45 @@ func ParseRuleFile(identifier string, ignoreUnknownFields bool, p parser.Parser,
 	}
 	rgs, errs := rulefmt.Parse(stripped, ignoreUnknownFields, model.UTF8Validation, p, logger)
 	for i := range errs {
-		errs[i] = fmt.Errorf("%s: %w", identifier, errs[i])
+		errs[i] = fmt.Errorf("%s: %w", identifier, withRuleLine(stripped, errs[i]))
 	}
 	return rgs, errs
+}
+
+// withRuleLine gives rulefmt errors that carry no position (labels,
+// annotations, templates) the line:column of their rule.
+func withRuleLine(content []byte, err error) error {
+	if msg := err.Error(); strings.HasPrefix(msg, "0:0: ") {
+		return groupLine(content, msg)
+	}
+	var rerr *rulefmt.Error
+	if !errors.As(err, &rerr) || len(err.Error()) > 0 && err.Error()[0] >= '0' && err.Error()[0] <= '9' {
+		return err
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(content, &doc) != nil {
+		return err
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	groups := mappingValue(root, "groups")
+	if groups == nil || groups.Kind != yaml.SequenceNode {
+		return err
+	}
+	for _, g := range groups.Content {
+		if n := mappingValue(g, "name"); n == nil || n.Value != rerr.Group {
+			continue
+		}
+		rs := mappingValue(g, "rules")
+		if rs == nil || rs.Kind != yaml.SequenceNode || rerr.Rule < 1 || rerr.Rule > len(rs.Content) {
+			return err
+		}
+		r := rs.Content[rerr.Rule-1]
+		return fmt.Errorf("%d:%d: %w", r.Line, r.Column, err)
+	}
+	return err
 }
 
 // groupLoader is the rules.GroupLoader of the Engine: files and packs, with
@@ -207,7 +244,8 @@ func blankItems(content []byte, doc *yaml.Node, items []*yaml.Node) ([]byte, boo
 	}
 	var outside []int // lines of nodes outside any dropped item
 	walk(doc, func(n *yaml.Node) {
-		if !inItem[n] && n.Kind != yaml.DocumentNode && n.Line > 0 {
+		// Scalars carry the text; a collection starts where its first child does.
+		if !inItem[n] && (n.Kind == yaml.ScalarNode || n.Kind == yaml.AliasNode) && n.Line > 0 {
 			outside = append(outside, n.Line)
 		}
 	})
@@ -239,6 +277,49 @@ func blankItems(content []byte, doc *yaml.Node, items []*yaml.Node) ([]byte, boo
 	return bytes.Join(lines, nil), true
 }
 
+// groupLine puts back the position of group-level errors that rulefmt
+// (v0.316.0) reports as 0:0: the repeated or the empty group name.
+func groupLine(content []byte, msg string) error {
+	rest := strings.TrimPrefix(msg, "0:0: ")
+	want, seenBefore := "", false
+	switch {
+	case strings.HasPrefix(rest, "groupname: \""):
+		want = strings.TrimSuffix(strings.TrimPrefix(rest, "groupname: \""), "\" is repeated in the same file")
+		seenBefore = true
+	case strings.HasPrefix(rest, "Groupname must not be empty"):
+	default:
+		return errors.New(msg)
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(content, &doc) != nil {
+		return errors.New(msg)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	groups := mappingValue(root, "groups")
+	if groups == nil {
+		return errors.New(msg)
+	}
+	seen := false
+	for _, g := range groups.Content {
+		name := ""
+		if n := mappingValue(g, "name"); n != nil {
+			name = n.Value
+		}
+		if name != want {
+			continue
+		}
+		if seenBefore && !seen {
+			seen = true
+			continue
+		}
+		return fmt.Errorf("%d:%d: %s", g.Line, g.Column, rest)
+	}
+	return errors.New(msg)
+}
+
 func walk(n *yaml.Node, f func(*yaml.Node)) {
 	f(n)
 	for _, c := range n.Content {
@@ -250,4 +331,18 @@ func walk(n *yaml.Node, f func(*yaml.Node)) {
 // and "pack:NAME", with anomaly items dropped before rulefmt parses them.
 func NewGroupLoader(p parser.Parser, logger *slog.Logger) promrules.GroupLoader {
 	return groupLoader{parser: p, logger: logger}
+}
+
+// ParseRuleFileContent parses rule-file content as ParseRuleFile does, for
+// callers holding the bytes (tests, stdin).
+func ParseRuleFileContent(content []byte) (*rulefmt.RuleGroups, []error) {
+	stripped, err := StripAnomalyRules(content)
+	if err != nil {
+		return nil, []error{err}
+	}
+	rgs, errs := rulefmt.Parse(stripped, false, model.UTF8Validation, parser.NewParser(parser.Options{}), slog.New(slog.DiscardHandler))
+	for i := range errs {
+		errs[i] = withRuleLine(stripped, errs[i])
+	}
+	return rgs, errs
 }

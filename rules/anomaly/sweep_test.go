@@ -14,16 +14,16 @@ func TestNABSweep(t *testing.T) {
 	if os.Getenv("FLEETWATCH_NAB_SWEEP") != "1" {
 		t.Skip("set FLEETWATCH_NAB_SWEEP=1 to sweep parameters")
 	}
-	for _, th := range []float64{3, 4, 6} {
-		for _, kf := range []time.Duration{0, 2 * time.Hour, 8 * time.Hour} {
-			for _, win := range []int{32, 96} {
-				for _, sw := range []float64{2, 3, 4} {
-					for _, hl := range []float64{64, 512} {
+	for _, th := range []float64{3, 4, 5} {
+		for _, kf := range []time.Duration{4 * time.Hour, 8 * time.Hour, 16 * time.Hour} {
+			for _, win := range []int{24, 32, 48} {
+				for _, sw := range []float64{1.5, 2, 2.5} {
+					for _, se := range []Seasonality{NoSeason, Daily} {
 						opt := WithParams(func(p *Params) {
-							p.Threshold, p.KeepFiringFor, p.Window, p.StdWeight, p.HalfLife = th, kf, win, sw, hl
+							p.Threshold, p.KeepFiringFor, p.Window, p.StdWeight, p.Seasonality = th, kf, win, sw, se
 						})
 						s, tot, _ := nabCorpus(t, nab.Standard, opt)
-						t.Logf("th %4.1f keep %5v win %3d sw %.1f hl %4.0f: score %6.1f recall %.2f tp %d fp %d", th, kf, win, sw, hl, s, tot.Recall(), tot.TP, tot.FP)
+						t.Logf("th %4.1f keep %5v win %3d sw %.1f season %v: score %6.1f recall %.2f tp %d fp %d", th, kf, win, sw, se, s, tot.Recall(), tot.TP, tot.FP)
 					}
 				}
 			}

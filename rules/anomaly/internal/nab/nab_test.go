@@ -27,7 +27,7 @@ func TestScaledSigmoid(t *testing.T) {
 }
 
 func TestScoreFile(t *testing.T) {
-	ts := rows(100) // probation: floor(0.15·100) = 15 rows
+	ts := rows(100)                               // probation: floor(0.15·100) = 15 rows
 	win := []Window{{Start: ts[40], End: ts[49]}} // 10 rows
 	maxTP := ScaledSigmoid(-1)
 	at := func(idx ...int) []bool {
