@@ -75,7 +75,7 @@ func TestAnomalyItemsKeepLineNumbers(t *testing.T) {
 	if len(errs) != 1 {
 		t.Fatalf("errors %v, want one (the bad expression)", errs)
 	}
-	if want := file + `: 23:15: group "broken-after", rule 1, "Bad"`; !strings.HasPrefix(errs[0].Error(), want) {
+	if want := file + `: 24:15: group "broken-after", rule 1, "Bad"`; !strings.HasPrefix(errs[0].Error(), want) {
 		t.Errorf("error %q, want it to start with %q", errs[0], want)
 	}
 	good := strings.Replace(withAnomalies, "sum(up) by (", "sum(up)", 1)
