@@ -54,21 +54,59 @@ type seriesKey struct {
 	ts   int64
 }
 
+// maxCached bounds the series and strings a parser remembers between
+// collections; past it the caches start again empty.
+const maxCached = 1 << 15
+
 // parser holds what one conversion needs and keeps it between collections, so
 // that a steady stream of collections does not allocate it again. It is used
 // by one goroutine at a time.
+//
+// It remembers the label set of every series text it parsed (the same text
+// under the same parser and TYPE always gives the same labels), so that a
+// series seen in an earlier collection, of this or another target, costs a map
+// look-up instead of a parse and an allocation: the scheduler adds the target
+// labels, so node_exporter's series read the same on every host.
 type parser struct {
-	lset   labels.Labels
-	lb     *labels.Builder
-	seen   map[seriesKey]struct{}
-	family []byte
-	meta   metadata.Metadata
+	lset    labels.Labels
+	lb      *labels.Builder
+	seen    map[seriesKey]struct{}
+	series  map[string]cachedSeries
+	strs    map[string]string
+	key     []byte
+	curType model.MetricType
+	family  []byte
+	meta    metadata.Metadata
 	// hasMeta says whether family has metadata not yet given to SetMetadata.
 	hasMeta bool
 }
 
+// cachedSeries is a checked label set and its hash.
+type cachedSeries struct {
+	lset labels.Labels
+	hash uint64
+}
+
 func newParser() *parser {
-	return &parser{seen: make(map[seriesKey]struct{}, 1024), lb: labels.NewBuilder(labels.EmptyLabels())}
+	return &parser{
+		seen:   make(map[seriesKey]struct{}, 1024),
+		series: make(map[string]cachedSeries, 1024),
+		strs:   make(map[string]string, 256),
+		lb:     labels.NewBuilder(labels.EmptyLabels()),
+	}
+}
+
+// intern returns b as a string, the same string for the same bytes.
+func (s *parser) intern(b []byte) string {
+	if v, ok := s.strs[string(b)]; ok {
+		return v
+	}
+	if len(s.strs) >= maxCached {
+		clear(s.strs)
+	}
+	v := string(b)
+	s.strs[v] = v
+	return v
 }
 
 // parseResult counts what a conversion did.
@@ -87,6 +125,7 @@ func (s *parser) appendExposition(b []byte, contentType string, o *parseOptions,
 	clear(s.seen)
 	s.family = s.family[:0]
 	s.hasMeta = false
+	s.curType = ""
 	if len(b) == 0 {
 		return res, nil
 	}
@@ -104,6 +143,12 @@ func (s *parser) appendExposition(b []byte, contentType string, o *parseOptions,
 	// entries gives the line of an error without tracking offsets per sample.
 	entries := 0
 	_, skipsBlank := p.(*textparse.PromParser)
+	kind := byte('o') // the parser is part of the series cache key
+	if skipsBlank {
+		kind = 't'
+	} else if _, proto := p.(*textparse.ProtobufParser); proto {
+		kind = 'p'
+	}
 	lineErr := func(err error) error {
 		if _, proto := p.(*textparse.ProtobufParser); proto {
 			return fmt.Errorf("metric family %d: %w", entries+1, err)
@@ -124,28 +169,42 @@ func (s *parser) appendExposition(b []byte, contentType string, o *parseOptions,
 			name, typ := p.Type()
 			s.setFamily(name, app)
 			s.meta.Type = typ
+			s.curType = typ
 		case textparse.EntryHelp:
 			name, help := p.Help()
 			s.setFamily(name, app)
-			s.meta.Help = string(help)
+			s.meta.Help = s.intern(help)
 		case textparse.EntryUnit:
 			name, unit := p.Unit()
 			s.setFamily(name, app)
-			s.meta.Unit = string(unit)
+			s.meta.Unit = s.intern(unit)
 		case textparse.EntryHistogram:
 			res.skipped++
 		case textparse.EntrySeries:
-			_, ts, v := p.Series()
+			met, ts, v := p.Series()
 			var t int64
 			if ts != nil && o.honorTimestamps {
 				t = *ts
 			}
-			p.Labels(&s.lset)
-			s.dropEmpty()
-			if err := s.check(o); err != nil {
-				return res, lineErr(err)
+			// The labels depend on the series text, the parser and the
+			// TYPE in force (le and quantile values of histograms and
+			// summaries are normalised).
+			s.key = append(append(append(s.key[:0], kind), s.curType...), 0)
+			s.key = append(s.key, met...)
+			cs, ok := s.series[string(s.key)]
+			if !ok {
+				p.Labels(&s.lset)
+				s.dropEmpty()
+				if err := s.check(o); err != nil {
+					return res, lineErr(err)
+				}
+				cs = cachedSeries{lset: s.lset, hash: s.lset.Hash()}
+				if len(s.series) >= maxCached {
+					clear(s.series)
+				}
+				s.series[string(s.key)] = cs
 			}
-			key := seriesKey{hash: s.lset.Hash(), ts: t}
+			key := seriesKey{hash: cs.hash, ts: t}
 			if _, dup := s.seen[key]; dup {
 				res.duplicates++
 				break
@@ -154,8 +213,8 @@ func (s *parser) appendExposition(b []byte, contentType string, o *parseOptions,
 			if o.sampleLimit > 0 && res.samples >= o.sampleLimit {
 				return res, fmt.Errorf("%w: more than %d samples", ErrSampleLimit, o.sampleLimit)
 			}
-			if err := app.Append(s.lset, t, v); err != nil {
-				return res, lineErr(fmt.Errorf("append %s: %w", s.lset.Get(model.MetricNameLabel), err))
+			if err := app.Append(cs.lset, t, v); err != nil {
+				return res, lineErr(fmt.Errorf("append %s: %w", cs.lset.Get(model.MetricNameLabel), err))
 			}
 			res.samples++
 		}
@@ -224,6 +283,7 @@ func (s *parser) setFamily(name []byte, app collectors.Appender) {
 	s.flushMeta(app)
 	s.family = append(s.family[:0], name...)
 	s.meta = metadata.Metadata{Type: model.MetricTypeUnknown}
+	s.meta.Help, s.meta.Unit = "", ""
 	s.hasMeta = true
 }
 
@@ -231,7 +291,7 @@ func (s *parser) flushMeta(app collectors.Appender) {
 	if !s.hasMeta {
 		return
 	}
-	app.SetMetadata(string(s.family), s.meta)
+	app.SetMetadata(s.intern(s.family), s.meta)
 	s.hasMeta = false
 }
 
