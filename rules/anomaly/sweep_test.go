@@ -14,11 +14,11 @@ func TestNABSweep(t *testing.T) {
 	if os.Getenv("FLEETWATCH_NAB_SWEEP") != "1" {
 		t.Skip("set FLEETWATCH_NAB_SWEEP=1 to sweep parameters")
 	}
-	for _, th := range []float64{3, 4, 5} {
-		for _, kf := range []time.Duration{4 * time.Hour, 8 * time.Hour, 16 * time.Hour} {
-			for _, win := range []int{24, 32, 48} {
-				for _, sw := range []float64{1.5, 2, 2.5} {
-					for _, se := range []Seasonality{NoSeason, Daily} {
+	for _, th := range []float64{2.5, 3, 3.5} {
+		for _, kf := range []time.Duration{3 * time.Hour, 4 * time.Hour, 6 * time.Hour} {
+			for _, win := range []int{32, 64} {
+				for _, sw := range []float64{1, 1.5} {
+					for _, se := range []Seasonality{Daily, Weekly} {
 						opt := WithParams(func(p *Params) {
 							p.Threshold, p.KeepFiringFor, p.Window, p.StdWeight, p.Seasonality = th, kf, win, sw, se
 						})
