@@ -60,6 +60,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	version := a.Command("version", "Print the version.")
 
+	// Each area's commands live in a file of their own (cmd/fleetwatch/<area>.go)
+	// and register here: full command name → what it runs.
+	more := map[string]func() int{}
+	for _, register := range []func(*kingpin.Application, io.Writer, io.Writer) map[string]func() int{} {
+		for name, f := range register(a, stdout, stderr) {
+			more[name] = f
+		}
+	}
+
 	cmd, err := a.Parse(args)
 	if exitCode >= 0 {
 		return exitCode
@@ -83,6 +92,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		bi := buildinfo.Get()
 		fmt.Fprintf(stdout, "fleetwatch, version %s (revision: %s, built %s)\n  go version: %s\n", bi.Version, bi.Revision, bi.BuildDate, bi.GoVersion)
 		return 0
+	}
+	if f, ok := more[cmd]; ok {
+		return f()
 	}
 	return 2
 }
