@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"sync"
 	"time"
 
@@ -41,6 +42,7 @@ type Collector struct {
 	uname  func() (utsname, error)
 
 	disk     []diskFamily
+	hwmonRE  *regexp.Regexp
 	netdev   []netdevFamily
 	netclass []netclassFamily
 	cpu      cpuState
@@ -122,6 +124,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Collector
 		uname:  realUname,
 	}
 	c.disk = diskFamilies()
+	c.hwmonRE = regexp.MustCompile(hwmonFilenameFormat)
 	c.netdev = newNetdevFamilies()
 	c.netclass = newNetclassFamilies()
 	c.cpu.last = map[int64]cpuTimes{}

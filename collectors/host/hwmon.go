@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,44 +39,26 @@ func cleanMetricName(s string) string {
 	return strings.Trim(string(b), "_")
 }
 
-// explodeSensorFilename splits a hwmon file name "<type><num>_<property>"
-// (e.g. temp1_input, fan2_min, beep_enable) as node_exporter's regexp
-// ^([^0-9]+)([0-9]*)?(_(.+))?$ does: the type is the longest prefix without
-// digits; if digits follow, they are the number and the rest must be empty
-// or "_" plus a property; if none follow, the type backs off to its last '_'
-// so that "update_interval" has no property but "beep_enable" keeps its own.
-func explodeSensorFilename(name string) (ok bool, sensorType string, num int, property string) {
-	i := 0
-	for i < len(name) && (name[i] < '0' || name[i] > '9') {
-		i++
-	}
-	if i == 0 {
+// hwmonFilenameFormat is node_exporter's split of a hwmon file name into
+// <type><num>_<property> (temp1_input, fan2_min, beep_enable). Its
+// backtracking rules have corner cases (A_0A is type A, property 0A), so the
+// regexp itself is used rather than a hand-written copy.
+const hwmonFilenameFormat = `^(?P<type>[^0-9]+)(?P<id>[0-9]*)?(_(?P<property>.+))?$`
+
+// explodeSensorFilename splits a hwmon file name with re (hwmonFilenameFormat).
+func explodeSensorFilename(re *regexp.Regexp, name string) (ok bool, sensorType string, num int, property string) {
+	m := re.FindStringSubmatch(name)
+	if m == nil {
 		return false, "", 0, ""
 	}
-	j := i
-	for j < len(name) && name[j] >= '0' && name[j] <= '9' {
-		j++
-	}
-	if j > i {
-		n, err := strconv.Atoi(name[i:j])
-		rest := name[j:]
-		switch {
-		case rest == "":
-		case len(rest) >= 2 && rest[0] == '_' && strings.IndexByte(rest, '\n') < 0:
-		default:
+	if m[2] != "" {
+		n, err := strconv.Atoi(m[2])
+		if err != nil {
 			return false, "", 0, ""
 		}
-		if err != nil {
-			return false, name[:i], 0, ""
-		}
-		if rest != "" {
-			property = rest[1:]
-		}
-		return true, name[:i], n, property
+		num = n
 	}
-	// No digits at all: the greedy [^0-9]+ takes everything, then backtracks
-	// only if that lets (_(.+))? match, which it never needs to.
-	return true, name, 0, ""
+	return true, m[1], num, m[4]
 }
 
 func hwmonReadFile(path string) (string, error) {
@@ -93,13 +76,13 @@ func hwmonReadFile(path string) (string, error) {
 	return strings.Trim(string(b[:n]), "\n"), nil
 }
 
-func collectSensorData(dir string, data map[string]map[string]string) error {
+func collectSensorData(re *regexp.Regexp, dir string, data map[string]map[string]string) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
 	for _, f := range ents {
-		ok, typ, num, prop := explodeSensorFilename(f.Name())
+		ok, typ, num, prop := explodeSensorFilename(re, f.Name())
 		if !ok || !isHwmonSensorType(typ) {
 			continue
 		}
@@ -161,24 +144,24 @@ func collectHwmon(r *run) error {
 		if err != nil || !st.IsDir() {
 			continue
 		}
-		if err := emitHwmon(&r.e, dir); err != nil {
+		if err := emitHwmon(&r.e, r.c.hwmonRE, dir); err != nil {
 			last = fmt.Errorf("hwmon %s: %w", ent.Name(), err)
 		}
 	}
 	return last
 }
 
-func emitHwmon(e *emitter, dir string) error {
+func emitHwmon(e *emitter, re *regexp.Regexp, dir string) error {
 	chip, err := hwmonName(dir)
 	if err != nil {
 		return err
 	}
 	data := map[string]map[string]string{}
-	if err := collectSensorData(dir, data); err != nil {
+	if err := collectSensorData(re, dir, data); err != nil {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(dir, "device")); err == nil {
-		if err := collectSensorData(filepath.Join(dir, "device"), data); err != nil {
+		if err := collectSensorData(re, filepath.Join(dir, "device"), data); err != nil {
 			return err
 		}
 	}
@@ -199,7 +182,7 @@ func emitHwmon(e *emitter, dir string) error {
 	}
 	for _, sensor := range sensors {
 		sd := data[sensor]
-		_, typ, _, _ := explodeSensorFilename(sensor)
+		_, typ, _, _ := explodeSensorFilename(re, sensor)
 		if l, ok := sd["label"]; ok {
 			if cl := cleanMetricName(l); cl != "" {
 				e.family("node_hwmon_sensor_label", gauge, "Label for given chip and sensor")
