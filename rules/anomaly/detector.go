@@ -135,7 +135,9 @@ func (d *Detector) learnEWMA(x, scale float64) {
 		d.mean = x
 		return
 	}
-	a := 1 - math.Exp2(-1/d.p.HalfLife)
+	// Early on, weigh samples equally (1/n) so the variance is not biased low
+	// while the EWMA fills.
+	a := max(1-math.Exp2(-1/d.p.HalfLife), 1/float64(d.seen+1))
 	dev := x - d.mean
 	if scale > 0 {
 		lim := d.p.Threshold * scale

@@ -168,7 +168,7 @@ func TestDetectorSquareWaveWithoutSeasonalityScoresHigh(t *testing.T) {
 		}
 	}
 	t0 := time.Date(2024, 3, 4, 0, 0, 0, 0, time.UTC)
-	plainScores := feed(NewDetector(mustPreset(t, PresetGauge)), t0, v)
+	plainScores := feed(NewDetector(mustPreset(t, PresetGauge, func(p *Params) { p.Seasonality = NoSeason })), t0, v)
 	seasonalScores := feed(NewDetector(mustPreset(t, PresetGauge, func(p *Params) { p.Seasonality = Daily })), t0, v)
 	var plain, seasonal float64
 	jumps := 0

@@ -122,7 +122,7 @@ func TestEvaluatorOverTSDB(t *testing.T) {
 
 	// anomaly_score samples were written back for both targets.
 	engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 1e6, Timeout: 10 * time.Second})
-	q, err := engine.NewInstantQuery(ctx, db, nil, `anomaly_score{alertname="ProbeRTTAnomaly"}`, t0.Add((n-1)*30*time.Second))
+	q, err := engine.NewInstantQuery(ctx, db, nil, `anomaly_score{alertname="ProbeRTTAnomaly"}`, t0.Add(jump*30*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,8 +138,9 @@ func TestEvaluatorOverTSDB(t *testing.T) {
 			t.Errorf("score series %s lost the input labels", s.Metric)
 		}
 	}
-	if len(scores) != 2 || !(scores["a"] > 6) || !(scores["b"] < 6) {
-		t.Errorf("last scores = %v, want a above 6 and b below", scores)
+	th := e.groups[0].rules[0].r.Params.Threshold
+	if len(scores) != 2 || !(scores["a"] > th) || !(scores["b"] < th) {
+		t.Errorf("scores at the jump = %v, want a above the threshold %v and b below", scores, th)
 	}
 
 	// One alert, for "a", firing 2m (for) after the jump, with Prometheus' labels and annotations.

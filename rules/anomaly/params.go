@@ -178,27 +178,30 @@ func Preset(name string) (Params, error) {
 		// RTT and p99: heavy right tail, multiplicative shifts; only rises
 		// matter. Log space turns "twice as slow" into a fixed distance.
 		return Params{
-			Window: 64, MinHistory: 40, Threshold: 6, Direction: Up,
-			Transform: Log, HalfLife: 64, StdWeight: 0.5,
+			Window: 64, MinHistory: 40, Threshold: 3.5, Direction: Up,
+			Transform: Log, HalfLife: 64, StdWeight: 1.5,
 			RelativeFloor: 0, AbsoluteFloor: 0.05,
-			SeasonHalfLife: 4,
+			Seasonality: Daily, SeasonHalfLife: 4,
+			KeepFiringFor: 4 * time.Hour,
 		}, nil
 	case PresetCounter:
 		// Rates of counters (errors/s, requests/s, bytes/s): rises matter;
 		// a floor relative to the level stops tiny rates from paging.
 		return Params{
-			Window: 64, MinHistory: 40, Threshold: 6, Direction: Up,
-			Transform: Identity, HalfLife: 64, StdWeight: 0.5,
+			Window: 64, MinHistory: 40, Threshold: 3.5, Direction: Up,
+			Transform: Identity, HalfLife: 64, StdWeight: 1.5,
 			RelativeFloor: 0.05, AbsoluteFloor: 1e-9,
-			SeasonHalfLife: 4,
+			Seasonality: Daily, SeasonHalfLife: 4,
+			KeepFiringFor: 4 * time.Hour,
 		}, nil
 	case PresetGauge:
 		// Temperature, power, utilisation: both directions matter.
 		return Params{
-			Window: 64, MinHistory: 40, Threshold: 6, Direction: Both,
-			Transform: Identity, HalfLife: 64, StdWeight: 0.5,
+			Window: 64, MinHistory: 40, Threshold: 3.5, Direction: Both,
+			Transform: Identity, HalfLife: 64, StdWeight: 1.5,
 			RelativeFloor: 0.02, AbsoluteFloor: 1e-9,
-			SeasonHalfLife: 4,
+			Seasonality: Daily, SeasonHalfLife: 4,
+			KeepFiringFor: 4 * time.Hour,
 		}, nil
 	}
 	return Params{}, fmt.Errorf("unknown preset %q (want one of %s)", name, strings.Join(Presets(), ", "))
