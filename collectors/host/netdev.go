@@ -74,15 +74,6 @@ func collectNetdev(r *run) error {
 	return nil
 }
 
-// netclassAttrs are the /sys/class/net/<iface> files the netclass
-// sub-collector reads.
-var netclassAttrs = [...]string{
-	"addr_assign_type", "address", "broadcast", "carrier", "carrier_changes",
-	"carrier_up_count", "carrier_down_count", "dev_id", "dormant", "duplex",
-	"flags", "ifalias", "ifindex", "iflink", "link_mode", "mtu",
-	"name_assign_type", "netdev_group", "operstate", "speed", "tx_queue_len", "type",
-}
-
 // readNetclassIface reads the attributes node_exporter reports of one
 // interface directory.
 func readNetclassIface(dir, name string, buf []byte) (*sysfs.NetClassIface, error) {
@@ -92,7 +83,14 @@ func readNetclassIface(dir, name string, buf []byte) (*sysfs.NetClassIface, erro
 	}
 	defer d.close()
 	i := &sysfs.NetClassIface{Name: name}
-	for _, a := range netclassAttrs {
+	// The attributes node_exporter reports, and no others.
+	attrs := [...]string{
+		"addr_assign_type", "address", "broadcast", "carrier", "carrier_changes",
+		"carrier_up_count", "carrier_down_count", "dev_id", "dormant", "duplex",
+		"flags", "ifalias", "ifindex", "iflink", "link_mode", "mtu",
+		"name_assign_type", "netdev_group", "operstate", "speed", "tx_queue_len", "type",
+	}
+	for _, a := range attrs {
 		v, err := d.read(a, buf)
 		if err != nil {
 			if ignorableAttrErr(err) {
