@@ -65,3 +65,29 @@ func FuzzAppendExposition(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseConfig: any YAML either fails with an error or gives a config that
+// validates and that New accepts.
+func FuzzParseConfig(f *testing.F) {
+	for _, s := range []string{
+		"{}",
+		"metrics_path: /snmp\nparams: {module: [if_mib]}\nbody_size_limit: 10MiB\n",
+		"scheme: https\ntls_config: {server_name: x, insecure_skip_verify: true}\nsample_limit: 10\n",
+		"basic_auth: {username: u, password: p}\n",
+		"honor_timestamps: false\nenable_compression: false\nfallback_scrape_protocol: OpenMetricsText1.0.0\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseConfig(b)
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("ParseConfig accepted a config that does not validate: %v", err)
+		}
+		if _, err := New(c, nil, nil); err != nil {
+			t.Fatalf("New refused a config ParseConfig accepted: %v", err)
+		}
+	})
+}

@@ -60,6 +60,7 @@ var _ collectors.Collector = (*Collector)(nil)
 
 // state is what one collection needs, reused from one collection to the next.
 type state struct {
+	body  errReader
 	buf   bytes.Buffer
 	br    *bufio.Reader
 	gzipr *gzip.Reader
@@ -224,14 +225,18 @@ func (c *Collector) fetch(ctx context.Context, target string, st *state) (conten
 		return "", reasonHTTPStatus, fmt.Errorf("%w %s", ErrHTTPStatus, resp.Status)
 	}
 
-	var body io.Reader = resp.Body
+	st.body = errReader{r: resp.Body}
+	defer func() { st.body = errReader{} }() // keep no response in the pool
+	var body io.Reader = &st.body
+	gzipped := false
 	switch enc := resp.Header.Get("Content-Encoding"); enc {
 	case "", "identity":
 	case "gzip":
+		gzipped = true
 		if st.br == nil {
-			st.br = bufio.NewReader(resp.Body)
+			st.br = bufio.NewReader(&st.body)
 		} else {
-			st.br.Reset(resp.Body)
+			st.br.Reset(&st.body)
 		}
 		if st.gzipr == nil {
 			st.gzipr, err = gzip.NewReader(st.br)
@@ -239,7 +244,7 @@ func (c *Collector) fetch(ctx context.Context, target string, st *state) (conten
 			err = st.gzipr.Reset(st.br)
 		}
 		if err != nil {
-			return "", readReason(ctx, err), fmt.Errorf("gzip body: %w", err)
+			return "", readReason(ctx, err, st.body.err), fmt.Errorf("gzip body: %w", err)
 		}
 		defer st.gzipr.Close()
 		body = st.gzipr
@@ -253,7 +258,10 @@ func (c *Collector) fetch(ctx context.Context, target string, st *state) (conten
 	limit := c.limit()
 	n, err := st.buf.ReadFrom(io.LimitReader(body, limit+1))
 	if err != nil {
-		return "", readReason(ctx, err), fmt.Errorf("read body after %d bytes: %w", n, err)
+		if gzipped && st.body.err == nil {
+			return "", readReason(ctx, err, nil), fmt.Errorf("gzip body after %d bytes: %w", n, err)
+		}
+		return "", readReason(ctx, err, st.body.err), fmt.Errorf("read body after %d bytes: %w", n, err)
 	}
 	if n > limit {
 		st.buf.Truncate(int(limit))
@@ -278,12 +286,29 @@ func transportReason(ctx context.Context, err error) string {
 	return reasonRequest
 }
 
-func readReason(ctx context.Context, err error) string {
+// readReason classifies an error reading the body: transportErr is what the
+// connection itself reported (nil: the bytes arrived, so a failure is the
+// gzip stream's).
+func readReason(ctx context.Context, err, transportErr error) string {
 	if r := transportReason(ctx, err); r == reasonTimeout {
 		return r
 	}
-	if errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) {
-		return reasonDecompress
+	if transportErr != nil {
+		return reasonRequest
 	}
-	return reasonRequest
+	return reasonDecompress
+}
+
+// errReader remembers the first error other than io.EOF its reader returned.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
