@@ -66,7 +66,9 @@ const maxCached = 1 << 15
 // under the same parser and TYPE always gives the same labels), so that a
 // series seen in an earlier collection, of this or another target, costs a map
 // look-up instead of a parse and an allocation: the scheduler adds the target
-// labels, so node_exporter's series read the same on every host.
+// labels, so node_exporter's series read the same on every host. Cached label
+// sets passed the label checks once, so one parser must always be used with the
+// same parseOptions (the Collector's pool is per Collector).
 type parser struct {
 	lset    labels.Labels
 	lb      *labels.Builder
