@@ -356,3 +356,21 @@ func TestAlertLifecycle(t *testing.T) {
 		}
 	}
 }
+
+func FuzzDetectorUnmarshal(f *testing.F) {
+	p, _ := Preset(PresetGauge)
+	d := NewDetector(&p)
+	feed(d, time.Unix(0, 0), noise(rand.New(rand.NewPCG(1, 1)), 200, 5, 1))
+	good, _ := d.MarshalBinary()
+	f.Add(good)
+	f.Add([]byte(detectorMagic))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d := NewDetector(&p)
+		if err := d.UnmarshalBinary(data); err != nil {
+			return
+		}
+		if s, ok := d.Observe(d.last+60000, 5); ok && (math.IsNaN(s) || s < 0) {
+			t.Fatalf("restored detector scored %v", s)
+		}
+	})
+}
