@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -36,6 +37,12 @@ func (s *Server) routes(api *promapi.API) http.Handler {
 	})
 	api.Register(mux)
 	mux.HandleFunc("GET /{$}", s.statusPage)
+	// Go's profiler, as Prometheus serves it, for memory and CPU questions.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	// The rule engine answers /api/v1/rules and /api/v1/alerts itself; the
 	// query API's own fallbacks for them stay behind it.
 	rulesMux := http.NewServeMux()
