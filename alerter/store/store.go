@@ -1,0 +1,134 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when the incident, silence or notification asked
+// for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned by UpdateIncident when the incident changed since
+// it was read (its Version moved): the caller reads it again and retries.
+var ErrConflict = errors.New("changed concurrently")
+
+// Store is the alerter's durable state. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// Update runs fn in one transaction: everything fn writes through tx is
+	// committed together when fn returns nil, and nothing when it returns an
+	// error (which Update returns).
+	Update(ctx context.Context, fn func(tx Tx) error) error
+
+	Reader
+
+	// ClaimNotifications hands out up to limit pending notifications whose
+	// NextAttempt has come, oldest first, leasing them to owner until
+	// now+lease: nobody else claims them meanwhile. A lease that runs out
+	// (its owner died) makes them claimable again.
+	ClaimNotifications(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Notification, error)
+	// FinishNotification records the outcome of a claimed notification:
+	// sent, retried at next (err != "" and next non-zero), or failed for
+	// good (err != "" and next zero). It also releases the lease.
+	FinishNotification(ctx context.Context, id int64, at time.Time, errMsg string, next time.Time) error
+
+	// Close releases the database.
+	Close() error
+}
+
+// Reader is the read side, used by the API, the UI and the postmortem.
+type Reader interface {
+	GetIncident(ctx context.Context, id string) (Incident, error)
+	ListIncidents(ctx context.Context, f IncidentFilter) ([]Incident, error)
+	// ListAlerts returns the stored alerts matching f.
+	ListAlerts(ctx context.Context, f AlertFilter) ([]Alert, error)
+	// ListEvents returns timeline events matching f in ID order.
+	ListEvents(ctx context.Context, f EventFilter) ([]TimelineEvent, error)
+	ListSilences(ctx context.Context) ([]Silence, error)
+	ListNotifications(ctx context.Context, f NotificationFilter) ([]Notification, error)
+	ListRemediationRuns(ctx context.Context, f RemediationFilter) ([]RemediationRun, error)
+}
+
+// Tx is what a transaction can write (and read, seeing its own writes).
+type Tx interface {
+	Reader
+
+	// PutAlert inserts or replaces the alert with a.Fingerprint.
+	PutAlert(ctx context.Context, a Alert) error
+	// DeleteAlerts removes resolved alerts that ended before t (retention).
+	DeleteAlerts(ctx context.Context, endedBefore time.Time) (int, error)
+
+	// CreateIncident stores a new incident; inc.ID must be set and unique.
+	CreateIncident(ctx context.Context, inc Incident) error
+	// UpdateIncident replaces the incident if its stored Version equals
+	// inc.Version, and stores it with Version+1; otherwise ErrConflict.
+	UpdateIncident(ctx context.Context, inc Incident) (Incident, error)
+	// OpenIncident returns the not-resolved incident with groupKey, or
+	// ErrNotFound.
+	OpenIncident(ctx context.Context, groupKey string) (Incident, error)
+
+	// AddEvent appends to the timeline and returns the event's ID.
+	AddEvent(ctx context.Context, e TimelineEvent) (int64, error)
+
+	PutSilence(ctx context.Context, s Silence) error
+	GetSilence(ctx context.Context, id string) (Silence, error)
+
+	// Enqueue adds a pending notification to the outbox and returns its ID.
+	Enqueue(ctx context.Context, n Notification) (int64, error)
+
+	// AddRemediationRun stores a run and returns its ID; UpdateRemediationRun
+	// replaces one by ID.
+	AddRemediationRun(ctx context.Context, r RemediationRun) (int64, error)
+	UpdateRemediationRun(ctx context.Context, r RemediationRun) error
+}
+
+// IncidentFilter selects incidents. Zero fields match everything.
+type IncidentFilter struct {
+	States []IncidentState
+	// Labels must all match exactly (site, rack, severity, …).
+	Labels   map[string]string
+	Receiver string
+	Since    time.Time // created at or after
+	Until    time.Time // created before
+	Limit    int       // 0 = no limit; newest first
+}
+
+// AlertFilter selects alerts. Zero fields match everything.
+type AlertFilter struct {
+	IncidentID string
+	// Active keeps alerts not resolved at this time (zero: all).
+	Active      time.Time
+	Fingerprint []string
+	Limit       int
+}
+
+// EventFilter selects timeline events. Zero fields match everything.
+type EventFilter struct {
+	IncidentID string
+	Kinds      []string
+	Since      time.Time // at or after
+	Until      time.Time // before
+	// Labels must all match exactly.
+	Labels  map[string]string
+	AfterID int64 // ID greater than this (for paging and tailing)
+	Limit   int
+}
+
+// NotificationFilter selects outbox entries.
+type NotificationFilter struct {
+	IncidentID string
+	States     []string
+	Limit      int
+}
+
+// RemediationFilter selects remediation runs.
+type RemediationFilter struct {
+	IncidentID string
+	Action     string
+	Target     string
+	Since      time.Time
+	Statuses   []string
+	Limit      int
+}
