@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/prometheus/model/labels"
+	promrules "github.com/prometheus/prometheus/rules"
 	"golang.org/x/sync/errgroup"
 
 	fwcollectors "github.com/fleetwatch/fleetwatch/collectors"
@@ -52,6 +53,7 @@ type Server struct {
 	store    *pipeline.Store
 	sched    *fwcollectors.Scheduler
 	rules    *rules.Engine
+	anomaly  *anomalyRunner
 	reloadMu sync.Mutex
 	cfg      *config.Config
 	metrics  *serverMetrics
@@ -109,6 +111,7 @@ func Run(ctx context.Context, o Options) error {
 		Queryable:          store,
 		Appendable:         store,
 		Engine:             engine,
+		Notify:             s.sendAlerts,
 		EvaluationInterval: time.Duration(cfg.Global.EvaluationInterval),
 		ExternalURL:        extURL,
 		ExternalLabels:     labels.FromMap(cfg.Global.ExternalLabels),
@@ -118,6 +121,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	s.anomaly = newAnomalyRunner(engine, store, store, s.sendAlerts, cfg.Storage.Path, extURL, s.logger.With("component", "anomaly"))
 	s.sched = fwcollectors.NewScheduler(fwcollectors.SchedulerOptions{
 		Storage:     store,
 		Metadata:    store.Metadata(),
@@ -156,6 +160,7 @@ func Run(ctx context.Context, o Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	// Sinks before sources: storage is open, rules next, collectors last.
 	g.Go(func() error { return s.rules.Run(gctx) })
+	g.Go(func() error { return s.anomaly.run(gctx) })
 	g.Go(func() error { return s.sched.Run(gctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -270,9 +275,18 @@ func (s *Server) apply(cfg *config.Config) error {
 	for i, f := range cfg.RuleFiles {
 		ruleFiles[i] = cfg.Resolve(f)
 	}
+	anomalyGroups, err := parseAnomalyRules(ruleFiles)
+	if err != nil {
+		return err
+	}
+	evaluator, err := s.anomaly.prepare(anomalyGroups, reg)
+	if err != nil {
+		return err
+	}
 	if err := s.rules.Load(ruleFiles); err != nil {
 		return err
 	}
+	s.anomaly.swap(evaluator)
 	s.gen.set(reg)
 	s.sched.Update(jobs)
 	s.cfg = cfg
@@ -336,4 +350,11 @@ func (g *generations) Gather() ([]*dto.MetricFamily, error) {
 
 func (s *Server) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(prometheus.Gatherers{s.reg, s.gen}, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelError)})
+}
+
+// sendAlerts receives the alerts of fleetwatch's rules and anomaly rules.
+func (s *Server) sendAlerts(ctx context.Context, expr string, alerts ...*promrules.Alert) {
+	for _, a := range alerts {
+		s.logger.Debug("alert", "expr", expr, "labels", a.Labels.String(), "state", a.State.String())
+	}
 }

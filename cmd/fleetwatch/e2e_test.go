@@ -99,6 +99,7 @@ server:
   listen_address: 127.0.0.1:%d
 storage:
   path: data
+rule_files: [rules.yml]
 jobs:
   - job_name: host
     type: host
@@ -108,6 +109,18 @@ jobs:
       - targets: [127.0.0.1:%d]
 `, port, port)
 	if err := os.WriteFile(cfgFile, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ruleFile := `groups:
+  - name: e2e
+    interval: 1s
+    rules:
+      - record: job:up:sum
+        expr: sum by (job) (up)
+      - alert: TargetUp
+        expr: up == 1
+`
+	if err := os.WriteFile(filepath.Join(dir, "rules.yml"), []byte(ruleFile), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var logs strings.Builder
@@ -144,8 +157,14 @@ jobs:
 			return len(query(t, base, `sum by (mode) (rate(node_cpu_seconds_total[5s]))`).Data.Result) > 0
 		})
 	}
-	if r := query(t, base, `fleetwatch_collector_collections_total{job="self"}`); len(r.Data.Result) != 1 {
+	if r := query(t, base, `fleetwatch_collector_collections_total{job="self",exported_job="host"}`); len(r.Data.Result) != 1 {
 		t.Fatalf("fleetwatch's own metrics not scraped: %+v", r)
+	}
+	waitFor(t, 10*time.Second, "the recording rule's output", func() bool {
+		return len(query(t, base, `job:up:sum`).Data.Result) == 2
+	})
+	if code, body := get(t, base+"/api/v1/rules"); code != 200 || !strings.Contains(body, `"name":"e2e"`) {
+		t.Fatalf("/api/v1/rules: %d %s", code, body)
 	}
 
 	// A broken config: reload fails, the old one keeps running.
@@ -204,6 +223,21 @@ jobs:
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data", "wal")); err != nil {
 		t.Fatalf("no WAL under the config-relative data path: %v", err)
+	}
+
+	// The stored history backtests: TargetUp fired for both targets.
+	var out, errb strings.Builder
+	if code := run([]string{"rules", "backtest", "--rules", filepath.Join(dir, "rules.yml"), "--storage.path", filepath.Join(dir, "data"), "--from", "10m"}, &out, &errb); code != 0 {
+		t.Fatalf("backtest exit %d: %s", code, errb.String())
+	}
+	var firing string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 5 && f[2] == "TargetUp" {
+			firing = f[5] // INSTANCES
+		}
+	}
+	if firing != "2" {
+		t.Fatalf("backtest report: TargetUp instances %q, want 2:\n%s", firing, out.String())
 	}
 }
 
