@@ -11,8 +11,10 @@ LDFLAGS  := -X github.com/fleetwatch/fleetwatch/internal/buildinfo.Version=$(VER
 # rest run once without it (a race build of everything would double CI time).
 RACE_PKGS := ./collectors/... ./pipeline/... ./app/... ./rules/... ./cmd/...
 # Debian packages of the peers the integration tests run against.
-PEER_PKGS := prometheus prometheus-node-exporter
-PEER_BINS := prometheus promtool prometheus-node-exporter
+PEER_PKGS := prometheus prometheus-node-exporter prometheus-alertmanager prometheus-snmp-exporter \
+             snmpd snmp snmpsim postgresql
+PEER_BINS := prometheus promtool prometheus-node-exporter prometheus-alertmanager prometheus-snmp-exporter \
+             snmpd snmpwalk snmptrap snmpsimd /usr/lib/postgresql/15/bin/postgres
 
 .PHONY: all build run test test-unit deps check bench fuzz clean
 
