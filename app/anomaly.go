@@ -38,9 +38,14 @@ type anomalyRunner struct {
 	next   *anomaly.Evaluator // built before run starts
 }
 
-func newAnomalyRunner(engine *promql.Engine, store storage.Queryable, app storage.Appendable, notify promrules.NotifyFunc, dataDir string, extURL *url.URL, logger *slog.Logger) *anomalyRunner {
+// newAnomalyRunner evaluates through remote when set, else engine over store.
+func newAnomalyRunner(engine *promql.Engine, remote promrules.QueryFunc, store storage.Queryable, app storage.Appendable, notify promrules.NotifyFunc, dataDir string, extURL *url.URL, logger *slog.Logger) *anomalyRunner {
+	query := remote
+	if query == nil {
+		query = promrules.EngineQueryFunc(engine, store)
+	}
 	return &anomalyRunner{
-		query:      promrules.EngineQueryFunc(engine, store),
+		query:      query,
 		appendable: app,
 		notify:     notify,
 		stateDir:   filepath.Join(dataDir, "anomaly"),

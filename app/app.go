@@ -107,7 +107,12 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	var remoteQuery promrules.QueryFunc
+	if cfg.RuleQuery.URL != "" {
+		remoteQuery = rules.RemoteQueryFunc(cfg.RuleQuery.URL, &http.Client{Timeout: time.Duration(cfg.RuleQuery.Timeout)})
+	}
 	s.rules, err = rules.New(rules.Options{
+		QueryFunc:          remoteQuery,
 		Queryable:          store,
 		Appendable:         store,
 		Engine:             engine,
@@ -121,7 +126,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	s.anomaly = newAnomalyRunner(engine, store, store, s.sendAlerts, cfg.Storage.Path, extURL, s.logger.With("component", "anomaly"))
+	s.anomaly = newAnomalyRunner(engine, remoteQuery, store, store, s.sendAlerts, cfg.Storage.Path, extURL, s.logger.With("component", "anomaly"))
 	s.sched = fwcollectors.NewScheduler(fwcollectors.SchedulerOptions{
 		Storage:     store,
 		Metadata:    store.Metadata(),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -39,8 +40,11 @@ type Config struct {
 	Inventory InventoryConfig `yaml:"inventory"`
 	// RuleFiles are globs of Prometheus rule files, or pack:<name> for a
 	// built-in rule pack. Relative paths are relative to the config file.
-	RuleFiles []string    `yaml:"rule_files"`
-	Jobs      []JobConfig `yaml:"jobs"`
+	RuleFiles []string `yaml:"rule_files"`
+	// RuleQuery evaluates rules against a remote Prometheus-compatible
+	// query endpoint instead of the embedded TSDB (the scale-out path).
+	RuleQuery RuleQueryConfig `yaml:"rule_query"`
+	Jobs      []JobConfig     `yaml:"jobs"`
 
 	// File is the path the config was loaded from ("" for the defaults).
 	File string `yaml:"-"`
@@ -77,6 +81,16 @@ type QueryConfig struct {
 	MaxSamples    int            `yaml:"max_samples"`
 	LookbackDelta model.Duration `yaml:"lookback_delta"`
 	MaxConcurrent int            `yaml:"max_concurrent"`
+}
+
+// RuleQueryConfig points rule evaluation at a remote query API.
+type RuleQueryConfig struct {
+	// URL is the base URL of a Prometheus-compatible API (Prometheus,
+	// VictoriaMetrics, Mimir, Thanos): /api/v1/query is appended. Empty:
+	// rules query the embedded TSDB.
+	URL string `yaml:"url"`
+	// Timeout bounds one query (default: the evaluation interval).
+	Timeout model.Duration `yaml:"timeout"`
 }
 
 // InventoryConfig says where the fleet model comes from.
@@ -227,6 +241,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Query.Timeout <= 0 || c.Query.MaxSamples <= 0 || c.Query.LookbackDelta <= 0 || c.Query.MaxConcurrent <= 0 {
 		bad(0, "query", "timeout, max_samples, lookback_delta and max_concurrent must be positive")
+	}
+	if c.RuleQuery.URL != "" {
+		if u, err := url.Parse(c.RuleQuery.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(0, "rule_query.url", "%q is not an http(s) URL", c.RuleQuery.URL)
+		}
+	}
+	if c.RuleQuery.Timeout < 0 {
+		bad(0, "rule_query.timeout", "must not be negative")
 	}
 	names := map[string]int{}
 	for i := range c.Jobs {

@@ -61,6 +61,7 @@ func TestErrors(t *testing.T) {
 		{"negative retention", "storage:\n  retention_time: -1d\n", "f.yml:2: not a valid duration string"},
 		{"bad size", "storage:\n  retention_size: lots\n", "f.yml:2: units: invalid lots"},
 		{"bad query limits", "query:\n  max_samples: 0\n", "query: timeout, max_samples"},
+		{"bad rule query url", "rule_query:\n  url: victoria:8428\n", `rule_query.url: "victoria:8428" is not an http(s) URL`},
 		{"missing job name", "jobs:\n  - type: host\n", "f.yml:2: jobs[0].job_name: missing"},
 		{"duplicate job name", "jobs:\n  - job_name: a\n    type: host\n  - job_name: a\n    type: host\n", `f.yml:4: jobs[1] (a).job_name: "a" already used by jobs[0]`},
 		{"missing type", "jobs:\n  - job_name: a\n", "f.yml:2: jobs[0] (a).type: missing (one of host, scrape)"},
