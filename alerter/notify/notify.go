@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -13,6 +14,31 @@ const (
 	ActionChange      = "change"      // a change event (remediation run, config reload)
 )
 
+// Severities a message carries, from the most to the least urgent
+// (PagerDuty's names).
+const (
+	SeverityCritical = "critical"
+	SeverityError    = "error"
+	SeverityWarning  = "warning"
+	SeverityInfo     = "info"
+)
+
+// SeverityRank orders severities: critical 4, error 3, warning 2, info 1,
+// anything else 0.
+func SeverityRank(s string) int {
+	switch s {
+	case SeverityCritical:
+		return 4
+	case SeverityError:
+		return 3
+	case SeverityWarning:
+		return 2
+	case SeverityInfo:
+		return 1
+	}
+	return 0
+}
+
 // Message is everything a receiver may say about one incident at one
 // moment. It is built when the change is committed and stored in the
 // outbox as JSON, so a retry after a restart sends the same message.
@@ -23,6 +49,10 @@ type Message struct {
 	// Summary is the one line a pager shows ("[FIRING:3] NodeDown rack=r12 …").
 	Summary  string `json:"summary"`
 	Severity string `json:"severity"` // critical, error, warning, info
+	// PreviousSeverity is the severity the receiver was last told when this
+	// trigger raises it (an escalation), "" otherwise. A PagerDuty receiver
+	// with repage_on_escalation pages again on it.
+	PreviousSeverity string `json:"previousSeverity,omitempty"`
 	// Source is the affected system (host, switch, BMC), Component the part
 	// of it, Group the logical grouping (site/rack/service), Class the kind
 	// of problem (the alertname) — PagerDuty's payload fields.
@@ -84,3 +114,52 @@ type NotifierFunc func(ctx context.Context, m Message) (bool, error)
 
 // Notify calls f.
 func (f NotifierFunc) Notify(ctx context.Context, m Message) (bool, error) { return f(ctx, m) }
+
+// RetryAfterError is a failure for which the receiving end said when to try
+// again (HTTP Retry-After on a 429 or 503), or for which the receiver's own
+// rate limit says so. The outbox worker should not try before After has
+// passed.
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying failure.
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// WithRetryAfter wraps err with the wait the receiving end asked for. A nil
+// err or a wait of 0 or less returns err unchanged.
+func WithRetryAfter(err error, after time.Duration) error {
+	if err == nil || after <= 0 {
+		return err
+	}
+	return &RetryAfterError{After: after, Err: err}
+}
+
+// RetryAfter returns the wait carried by err (anywhere in its chain, so a
+// fan-out joining several failures returns the longest), or 0 when the
+// receiving end said nothing and the worker's own backoff applies.
+func RetryAfter(err error) time.Duration {
+	var longest time.Duration
+	var walk func(error)
+	walk = func(err error) {
+		for err != nil {
+			if ra, ok := err.(*RetryAfterError); ok && ra.After > longest {
+				longest = ra.After
+			}
+			switch u := err.(type) {
+			case interface{ Unwrap() []error }:
+				for _, e := range u.Unwrap() {
+					walk(e)
+				}
+				return
+			default:
+				err = errors.Unwrap(err)
+			}
+		}
+	}
+	walk(err)
+	return longest
+}
