@@ -18,16 +18,16 @@ import (
 
 // Well-known OIDs the simulator animates.
 var (
-	oidSysUpTime     = []uint32{1, 3, 6, 1, 2, 1, 1, 3, 0}
-	oidSysName       = []uint32{1, 3, 6, 1, 2, 1, 1, 5, 0}
-	oidIfEntry       = []uint32{1, 3, 6, 1, 2, 1, 2, 2, 1}
-	oidIfXEntry      = []uint32{1, 3, 6, 1, 2, 1, 31, 1, 1, 1}
-	oidLldpRemTable  = []uint32{1, 0, 8802, 1, 1, 2, 1, 4, 1}
-	oidLldpLocPort   = []uint32{1, 0, 8802, 1, 1, 2, 1, 3, 7}
-	oidSnmpTrapOID   = ".1.3.6.1.6.3.1.1.4.1.0"
-	trapLinkDown     = ".1.3.6.1.6.3.1.1.5.3"
-	trapLinkUp       = ".1.3.6.1.6.3.1.1.5.4"
-	ifOperStatusCol  = uint32(8)
+	oidSysUpTime    = []uint32{1, 3, 6, 1, 2, 1, 1, 3, 0}
+	oidSysName      = []uint32{1, 3, 6, 1, 2, 1, 1, 5, 0}
+	oidIfEntry      = []uint32{1, 3, 6, 1, 2, 1, 2, 2, 1}
+	oidIfXEntry     = []uint32{1, 3, 6, 1, 2, 1, 31, 1, 1, 1}
+	oidLldpRemTable = []uint32{1, 0, 8802, 1, 1, 2, 1, 4, 1}
+	oidLldpLocPort  = []uint32{1, 0, 8802, 1, 1, 2, 1, 3, 7}
+	oidSnmpTrapOID  = ".1.3.6.1.6.3.1.1.4.1.0"
+	trapLinkDown    = ".1.3.6.1.6.3.1.1.5.3"
+	trapLinkUp      = ".1.3.6.1.6.3.1.1.5.4"
+	ifOperStatusCol = uint32(8)
 )
 
 // Neighbor is an LLDP neighbour the simulated switch reports on one of its
