@@ -12,6 +12,10 @@ import (
 // faults and patches.
 func (b *BMC) get(w http.ResponseWriter, r *http.Request, key string) {
 	res, ok := b.m.files[key]
+	if q := r.URL.Query(); q.Has("$skiptoken") || q.Has("$skip") {
+		// Later pages of a collection are not part of the mockups.
+		ok = false
+	}
 	var body []byte
 	switch {
 	case ok:
