@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 
 	"github.com/fleetwatch/fleetwatch/collectors"
+	"github.com/fleetwatch/fleetwatch/collectors/redfish/client"
 	"github.com/fleetwatch/fleetwatch/events"
 	"github.com/fleetwatch/fleetwatch/simulate/bmc"
 )
@@ -204,3 +206,7 @@ func goldenText(t *testing.T, name string) string {
 
 // testNow is the collector's clock in tests.
 var testNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func modelDuration(d time.Duration) model.Duration { return model.Duration(d) }
+
+func errNotFound() error { return client.ErrNotFound }
