@@ -1,0 +1,322 @@
+package alerter
+
+import (
+	"container/heap"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/alertmanager/timeinterval"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fleetwatch/fleetwatch/alerter/notify"
+	"github.com/fleetwatch/fleetwatch/alerter/store"
+	"github.com/fleetwatch/fleetwatch/inventory"
+)
+
+// Remediator is told about every incident the engine opens or that gains
+// firing alerts, inside the transaction that records the change, so the
+// runs it proposes and the timeline events it writes through tx commit
+// with it. It must not block: slow work (running an action) happens in
+// its own goroutines after the commit. An error is logged and recorded on
+// the timeline; it does not undo the incident change.
+type Remediator interface {
+	OnIncident(ctx context.Context, tx store.Tx, inc store.Incident, alerts []store.Alert) error
+}
+
+// Approver is implemented by a Remediator whose runs may wait for a human:
+// Approve lets run go ahead on behalf of actor.
+type Approver interface {
+	Approve(ctx context.Context, run int64, actor string) error
+}
+
+// ResolveHook is implemented by a Remediator that wants to know when an
+// incident resolves (to cancel runs not started); it is called in the
+// transaction that resolves it.
+type ResolveHook interface {
+	OnIncidentResolved(ctx context.Context, tx store.Tx, inc store.Incident) error
+}
+
+// Options build an Engine.
+type Options struct {
+	Config *Config
+	Store  store.Store
+	// Notifiers deliver to the receivers of Config by name.
+	Notifiers map[string]notify.Notifier
+	// Inventory returns the current fleet (lifecycle and topology lookups);
+	// nil means no inventory.
+	Inventory  func() *inventory.Inventory
+	Remediator Remediator
+	// ExternalURL is fleetwatch's base URL, for links in notifications.
+	ExternalURL string
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Owner names this instance in outbox leases; empty picks a random one.
+	Owner string
+	// SweepInterval is how often expired alerts (EndsAt passed with no
+	// resolve sent) are looked for; 0 means one second.
+	SweepInterval time.Duration
+}
+
+// Engine turns alerts and events into incidents and notifications.
+type Engine struct {
+	o       Options
+	log     *slog.Logger
+	now     func() time.Time
+	st      store.Store
+	owner   string
+	metrics *metrics
+
+	mu       sync.Mutex
+	cfg      *Config
+	routes   *routeNode
+	iv       *timeinterval.Intervener
+	maint    map[inventory.Lifecycle]bool
+	notifier map[string]notify.Notifier
+
+	alerts   map[string]*alertEntry // by fingerprint: firing, or resolved and not yet told
+	groups   map[string]*group      // by group key
+	timers   timerHeap
+	silences map[string]*silenceEntry
+	suppGen  uint64 // bumps when silences, inhibition sources or config change
+	inhibit  []*inhibitState
+	corr     *correlator
+	recent   map[string]recentIncident // group key → resolved incident, for reopen
+	inv      invIndex
+	loaded   bool
+
+	wakeOutbox chan struct{}
+	wakeTimers chan struct{}
+	limiters   *limiterSet
+}
+
+// New builds an engine. It does no I/O: Run loads the state and starts
+// the timers and the outbox worker.
+func New(o Options) (*Engine, error) {
+	if o.Config == nil {
+		return nil, errors.New("alerter: Options.Config is nil")
+	}
+	if o.Store == nil {
+		return nil, errors.New("alerter: Options.Store is nil")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = time.Second
+	}
+	if o.Owner == "" {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		o.Owner = "fleetwatch-" + hex.EncodeToString(b[:])
+	}
+	e := &Engine{
+		o: o, log: o.Logger, now: o.Now, st: o.Store, owner: o.Owner,
+		alerts:     map[string]*alertEntry{},
+		groups:     map[string]*group{},
+		silences:   map[string]*silenceEntry{},
+		recent:     map[string]recentIncident{},
+		wakeOutbox: make(chan struct{}, 1),
+		wakeTimers: make(chan struct{}, 1),
+	}
+	m, err := newMetrics(o.Registerer, e)
+	if err != nil {
+		return nil, err
+	}
+	e.metrics = m
+	e.setConfig(o.Config, o.Notifiers)
+	return e, nil
+}
+
+// setConfig installs cfg; callers hold mu (or own e exclusively).
+func (e *Engine) setConfig(cfg *Config, notifiers map[string]notify.Notifier) {
+	e.cfg = cfg
+	e.routes = buildRoutes(cfg.Route)
+	e.iv = intervener(cfg)
+	e.maint = cfg.maintenanceStates()
+	if notifiers != nil {
+		e.notifier = notifiers
+	}
+	e.inhibit = make([]*inhibitState, len(cfg.InhibitRules))
+	for i := range cfg.InhibitRules {
+		e.inhibit[i] = &inhibitState{rule: &cfg.InhibitRules[i], sources: map[string]map[string]bool{}}
+	}
+	if e.corr == nil {
+		e.corr = newCorrelator()
+	}
+	e.corr.cfg = &cfg.Correlation
+	e.limiters = newLimiterSet(cfg.Outbox.RateLimits, e.limiters)
+	e.suppGen++
+	// Routing results and inhibition sources are recomputed against the
+	// new tree and rules.
+	for _, a := range e.alerts {
+		a.routes = nil
+		e.trackInhibitSource(a)
+	}
+	// Groups keep their state; their timers follow the route of the same
+	// key in the new tree.
+	byKey := map[string]*routeNode{}
+	e.routes.walk(func(n *routeNode) { byKey[n.key] = n })
+	for _, g := range e.groups {
+		if n, ok := byKey[g.route.key]; ok {
+			g.route = n
+		}
+	}
+}
+
+// ApplyConfig switches to cfg (a reload). Open incidents keep their group;
+// alerts that arrive or change afterwards are routed by the new tree.
+// notifiers, when non-nil, replace the receivers' notifiers.
+func (e *Engine) ApplyConfig(cfg *Config, notifiers map[string]notify.Notifier) error {
+	if cfg == nil {
+		return errors.New("alerter: nil config")
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.setConfig(cfg, notifiers)
+	e.mu.Unlock()
+	e.kick(e.wakeTimers)
+	return e.st.Update(context.Background(), func(tx store.Tx) error {
+		_, err := tx.AddEvent(context.Background(), store.TimelineEvent{
+			Time: e.now(), Kind: store.EventConfigReload, Actor: "fleetwatch",
+			Summary: fmt.Sprintf("alerter configuration applied: %d receivers, %d inhibit rules", len(cfg.Receivers), len(cfg.InhibitRules)),
+		})
+		return err
+	})
+}
+
+// Config returns the configuration in use.
+func (e *Engine) Config() *Config {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cfg
+}
+
+func (e *Engine) kick(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Run loads the state from the store, then runs the group timers, the
+// expiry sweep and the outbox worker until ctx ends.
+func (e *Engine) Run(ctx context.Context) error {
+	if err := e.Load(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); e.runOutbox(ctx) }()
+	e.runTimers(ctx)
+	wg.Wait()
+	return nil
+}
+
+// runTimers flushes groups when their timer is due and sweeps expired
+// alerts.
+func (e *Engine) runTimers(ctx context.Context) {
+	sweep := time.NewTicker(e.o.SweepInterval)
+	defer sweep.Stop()
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		e.mu.Lock()
+		next := time.Hour
+		if len(e.timers) > 0 {
+			next = e.timers[0].at.Sub(e.now())
+		}
+		e.mu.Unlock()
+		if next < 0 {
+			next = 0
+		}
+		t.Reset(next)
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.wakeTimers:
+		case <-sweep.C:
+			if err := e.Sweep(ctx); err != nil {
+				e.log.Error("expiry sweep failed", "err", err)
+			}
+		case <-t.C:
+			if err := e.FlushDue(ctx); err != nil {
+				e.log.Error("group flush failed, retrying", "err", err)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}
+}
+
+// timer is one scheduled group flush; stale ones (the group was
+// rescheduled or deleted) are skipped when popped.
+type timer struct {
+	at  time.Time
+	key string
+}
+
+type timerHeap []timer
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h timerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)        { *h = append(*h, x.(timer)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// schedule sets g's next flush to at unless an earlier one is set.
+func (e *Engine) schedule(g *group, at time.Time) {
+	if !g.flushAt.IsZero() && !at.Before(g.flushAt) {
+		return
+	}
+	g.flushAt = at
+	heap.Push(&e.timers, timer{at: at, key: g.key})
+	if len(e.timers) > 0 && e.timers[0].key == g.key {
+		e.kick(e.wakeTimers)
+	}
+}
+
+// FlushDue flushes every group whose timer has come, in one transaction.
+func (e *Engine) FlushDue(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	var due []*group
+	for len(e.timers) > 0 && !e.timers[0].at.After(now) {
+		t := heap.Pop(&e.timers).(timer)
+		g := e.groups[t.key]
+		if g == nil || !g.flushAt.Equal(t.at) {
+			continue
+		}
+		g.flushAt = time.Time{}
+		due = append(due, g)
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	b := e.newBatch(now)
+	for _, g := range due {
+		e.flush(b, g, now)
+	}
+	return e.commit(ctx, b)
+}
