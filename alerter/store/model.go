@@ -174,11 +174,11 @@ const (
 type RemediationRun struct {
 	ID         int64     `json:"id"`
 	IncidentID string    `json:"incidentID"`
-	Action     string    `json:"action"`     // the configured action's name
-	Target     string    `json:"target"`     // the server (hostname) acted on, or ""
-	Status     string    `json:"status"`     // proposed, awaiting_approval, skipped, running, succeeded, failed, escalated
-	Reason     string    `json:"reason"`     // why skipped/failed/escalated, which guard
-	Actor      string    `json:"actor"`      // who approved, or "fleetwatch"
+	Action     string    `json:"action"` // the configured action's name
+	Target     string    `json:"target"` // the server (hostname) acted on, or ""
+	Status     string    `json:"status"` // proposed, awaiting_approval, skipped, running, succeeded, failed, escalated
+	Reason     string    `json:"reason"` // why skipped/failed/escalated, which guard
+	Actor      string    `json:"actor"`  // who approved, or "fleetwatch"
 	DryRun     bool      `json:"dryRun"`
 	CreatedAt  time.Time `json:"createdAt"`
 	FinishedAt time.Time `json:"finishedAt,omitzero"`

@@ -182,8 +182,8 @@ const alertCols = `fingerprint, labels, annotations, starts_at, ends_at, generat
 
 func scanAlert(sc interface{ Scan(...any) error }) (store.Alert, error) {
 	var (
-		a                        store.Alert
-		labels, annotations      string
+		a                       store.Alert
+		labels, annotations     string
 		starts, ends, updatedAt int64
 	)
 	if err := sc.Scan(&a.Fingerprint, &labels, &annotations, &starts, &ends, &a.GeneratorURL, &updatedAt, &a.IncidentID, &a.Suppressed); err != nil {
@@ -289,8 +289,8 @@ const silenceCols = `id, matchers, starts_at, ends_at, created_by, comment, upda
 
 func scanSilence(sc interface{ Scan(...any) error }) (store.Silence, error) {
 	var (
-		s                         store.Silence
-		matchers                  string
+		s                       store.Silence
+		matchers                string
 		starts, ends, updatedAt int64
 	)
 	if err := sc.Scan(&s.ID, &matchers, &starts, &ends, &s.CreatedBy, &s.Comment, &updatedAt); err != nil {
@@ -403,7 +403,7 @@ func (r reader) ListRemediationRuns(ctx context.Context, f store.RemediationFilt
 	var out []store.RemediationRun
 	for rows.Next() {
 		var (
-			run              store.RemediationRun
+			run             store.RemediationRun
 			created, finish int64
 		)
 		if err := rows.Scan(&run.ID, &run.IncidentID, &run.Action, &run.Target, &run.Status, &run.Reason, &run.Actor,
