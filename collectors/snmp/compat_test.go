@@ -27,6 +27,12 @@ import (
 // layout of snmp_exporter 0.21: auth inside the module), and returns the
 // file's path.
 func exporterConfigPerRecording(t testing.TB) string {
+	return exporterConfig(t, append([]string{"public"}, recordings...)...)
+}
+
+// exporterConfig writes snmp_exporter's if_mib module once per community,
+// named after it.
+func exporterConfig(t testing.TB, communities ...string) string {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", "recordings", "snmp_exporter_if_mib.yml"))
 	if err != nil {
@@ -37,7 +43,7 @@ func exporterConfigPerRecording(t testing.TB) string {
 		t.Fatal("snmp_exporter_if_mib.yml does not start with the if_mib module")
 	}
 	var b strings.Builder
-	for _, r := range recordings {
+	for _, r := range communities {
 		fmt.Fprintf(&b, "%s:\n  auth:\n    community: %s\n  max_repetitions: 25\n  timeout: 10s\n%s", r, r, body)
 	}
 	path := filepath.Join(t.TempDir(), "snmp.yml")
@@ -49,12 +55,12 @@ func exporterConfigPerRecording(t testing.TB) string {
 
 // startSNMPExporter runs Debian's prometheus-snmp-exporter with cfg and
 // returns its address.
-func startSNMPExporter(t testing.TB, cfg string) string {
+func startSNMPExporter(t testing.TB, cfg string) (string, int) {
 	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(testpeer.FreePort(t))
-	testpeer.Start(t, "prometheus-snmp-exporter", "--config.file="+cfg, "--web.listen-address="+addr)
+	p := testpeer.Start(t, "prometheus-snmp-exporter", "--config.file="+cfg, "--web.listen-address="+addr)
 	testpeer.WaitHTTP(t, "http://"+addr+"/", 15*time.Second)
-	return addr
+	return addr, p.Cmd.Process.Pid
 }
 
 // scrapeExporter fetches /snmp for target and module and returns its
@@ -109,7 +115,7 @@ func value(t dto.MetricType, m *dto.Metric) float64 {
 func TestSNMPExporterCompatibility(t *testing.T) {
 	agent := startSnmpsim(t)
 	cfgPath := exporterConfigPerRecording(t)
-	exporter := startSNMPExporter(t, cfgPath)
+	exporter, _ := startSNMPExporter(t, cfgPath)
 	c := newTestCollector(t, func(c *Config) {
 		c.ModuleFiles = []string{cfgPath}
 		c.Timeout = 10 * time.Second

@@ -552,10 +552,7 @@ func (c *converter) valueAsString(pdu *gosnmp.SnmpPDU, typ string) string {
 func bytesAsString(b []byte, typ string) string {
 	switch typ {
 	case "", "Bits", "OctetString":
-		if len(b) == 0 {
-			return ""
-		}
-		return "0x" + strings.ToUpper(fmt.Sprintf("%x", b))
+		return hexString(b)
 	case "DisplayString":
 		return strings.ToValidUTF8(string(b), "\uFFFD")
 	}
@@ -565,6 +562,22 @@ func bytesAsString(b []byte, typ string) string {
 	}
 	str, _, _ := indexOidsAsString(parts, typ, 0, false, nil)
 	return str
+}
+
+const upperHex = "0123456789ABCDEF"
+
+// hexString is snmp_exporter's rendering of an OCTET STRING: 0x and
+// upper-case hex, "" when empty.
+func hexString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	out := make([]byte, 2, 2+2*len(b))
+	out[0], out[1] = '0', 'x'
+	for _, c := range b {
+		out = append(out, upperHex[c>>4], upperHex[c&0xf])
+	}
+	return string(out)
 }
 
 // splitOid right-pads oid with zeros to count arcs and splits it there.
@@ -604,14 +617,14 @@ func indexOidsAsString(idx []int, typ string, fixedSize int, implied bool, enumV
 		return strconv.Itoa(sub[0]), sub, rest
 	case "PhysAddress48":
 		sub, rest := splitOid(idx, 6)
-		var sb strings.Builder
+		b := make([]byte, 0, 17)
 		for i, o := range sub {
 			if i > 0 {
-				sb.WriteByte(':')
+				b = append(b, ':')
 			}
-			fmt.Fprintf(&sb, "%02X", o)
+			b = append(b, upperHex[(o>>4)&0xf], upperHex[o&0xf])
 		}
-		return sb.String(), sub, rest
+		return string(b), sub, rest
 	case "OctetString", "DisplayString":
 		var sub []int
 		length := fixedSize
@@ -634,10 +647,7 @@ func indexOidsAsString(idx []int, typ string, fixedSize int, implied bool, enumV
 		if typ == "DisplayString" {
 			return strings.ToValidUTF8(string(parts), "\uFFFD"), sub, rest
 		}
-		if len(parts) == 0 {
-			return "", sub, rest
-		}
-		return "0x" + strings.ToUpper(fmt.Sprintf("%x", parts)), sub, rest
+		return hexString(parts), sub, rest
 	case "InetAddressIPv4":
 		sub, rest := splitOid(idx, 4)
 		parts := make([]string, 4)

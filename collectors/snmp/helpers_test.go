@@ -239,7 +239,7 @@ func startSnmpd(t testing.TB, extraConf ...string) string {
 		_ = os.Chmod(dir, 0o777)
 		args = append(args, "-u", "nobody", "-g", "nogroup")
 	}
-	testpeer.Start(t, bin, append(args, addr)...)
+	testpeer.Start(t, bin, args...)
 	waitSNMP(t, addr, "public", 15*time.Second)
 	return addr
 }
