@@ -46,6 +46,7 @@ type bmcState struct {
 	root   *serviceRoot
 	rootAt time.Time
 	logs   map[string]*logCursor
+	logsAt time.Time // when the logs were last read
 }
 
 // rootMaxAge is how long a service root is trusted before it is read again.
@@ -193,6 +194,9 @@ func (c *Collector) Collect(ctx context.Context, t collectors.Target, app collec
 	}
 	p := newPoll(c, st, t)
 	if err := p.run(ctx); err != nil {
+		if p.logs {
+			st.logsAt = time.Time{} // read the logs at the next poll that works
+		}
 		return fmt.Errorf("BMC %q: %w", t.Address, err)
 	}
 	return p.flush(app)

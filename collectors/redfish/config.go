@@ -91,6 +91,9 @@ type LogConfig struct {
 	// MaxPages bounds the pages (Members@odata.nextLink) read per log per
 	// poll. Default 10.
 	MaxPages int `yaml:"max_pages"`
+	// Interval is the least time between two reads of a BMC's logs; polls
+	// in between read only the metrics. Default 5m; 0 reads them every poll.
+	Interval model.Duration `yaml:"interval"`
 	// Services, when not empty, restricts reading to log services with
 	// these Ids (e.g. [SEL, IML, Log1]).
 	Services []string `yaml:"services"`
@@ -117,6 +120,7 @@ func DefaultConfig() Config {
 			Enabled:  true,
 			History:  model.Duration(time.Hour),
 			MaxPages: 10,
+			Interval: model.Duration(5 * time.Minute),
 		},
 	}
 }
@@ -215,6 +219,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LogServices.MaxPages < 1 {
 		bad("log_services.max_pages", "%d: want 1 or more", c.LogServices.MaxPages)
+	}
+	if c.LogServices.Interval < 0 {
+		bad("log_services.interval", "must not be negative")
 	}
 	if c.LogServices.History < 0 {
 		bad("log_services.history", "must not be negative")

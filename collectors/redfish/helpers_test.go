@@ -176,6 +176,7 @@ func testConfig() Config {
 	c := DefaultConfig()
 	c.Scheme = "http"
 	c.LogServices.History = 0
+	c.LogServices.Interval = 0
 	c.Retries = -1
 	return c
 }

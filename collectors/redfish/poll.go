@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 
@@ -22,6 +23,7 @@ type poll struct {
 	cl     *client.Client
 	t      collectors.Target
 	expand string // query that expands a collection's members, or ""
+	logs   bool   // this poll reads the log services
 
 	req0      int64
 	budget    int64
@@ -40,8 +42,13 @@ type sample struct {
 }
 
 func newPoll(c *Collector, st *bmcState, t collectors.Target) *poll {
+	now := c.now()
+	logs := c.cfg.LogServices.Enabled && !c.cfg.skips("logs") && now.Sub(st.logsAt) >= time.Duration(c.cfg.LogServices.Interval)
+	if logs {
+		st.logsAt = now
+	}
 	return &poll{
-		c: c, st: st, cl: st.cl, t: t,
+		c: c, st: st, cl: st.cl, t: t, logs: logs,
 		req0: st.cl.Requests(), budget: int64(c.cfg.RequestBudget),
 		seen: map[uint64]struct{}{}, used: map[string]bool{},
 	}

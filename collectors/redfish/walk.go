@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // maxCollectionPages bounds the pages read of a collection other than a log.
@@ -298,8 +297,5 @@ func (p *poll) managers(ctx context.Context, path string) error {
 }
 
 func (p *poll) logsWanted() bool {
-	return p.c.cfg.LogServices.Enabled && !p.c.cfg.skips("logs")
+	return p.logs
 }
-
-// since returns how long ago t was, for messages.
-func since(now, t time.Time) time.Duration { return now.Sub(t).Round(time.Second) }
