@@ -91,8 +91,8 @@ func incident(id, group string, created time.Time) store.Incident {
 	return store.Incident{
 		ID: id, GroupKey: group, Route: "/0/1", Receiver: "pagerduty-dc1",
 		Title: "switch sw-r12 port Et49 down", Cause: "switch sw-r12", Severity: "critical",
-		State:  store.Triggered,
-		Labels: map[string]string{"rack": "R12", "site": "dc1"},
+		State:      store.Triggered,
+		Labels:     map[string]string{"rack": "R12", "site": "dc1"},
 		AlertCount: 40, FiringCount: 39,
 		CreatedAt: created, UpdatedAt: created.Add(time.Second), Version: 1,
 	}
@@ -195,7 +195,9 @@ func testIncidentConflicts(t *testing.T, s store.Store) {
 	wantErr(t, "update of a missing incident", err, store.ErrNotFound)
 
 	// Two open incidents may not share a group key through an update either.
-	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.CreateIncident(ctx, incident("inc-2", "grp-2", t0)) })
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.CreateIncident(ctx, incident("inc-2", "grp-2", t0))
+	})
 	err = s.Update(ctx, func(tx store.Tx) error {
 		other := must(tx.GetIncident(ctx, "inc-2"))(t)
 		other.GroupKey = "grp"
