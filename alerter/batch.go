@@ -195,15 +195,14 @@ func (e *Engine) load(ctx context.Context) error {
 	grace := time.Duration(e.cfg.ResolveTimeout)
 	for _, a := range alerts {
 		g := open[a.IncidentID]
-		if a.Resolved(now) {
-			told := g == nil
-			if told && now.Sub(a.EndsAt) > resolvedKeep {
-				continue
-			}
-		} else if a.UpdatedAt.Before(a.EndsAt) && a.EndsAt.Before(now.Add(grace)) {
-			// It was firing when last written and its sender re-sends
-			// it: give the sender time to do so after our restart.
+		if a.UpdatedAt.Before(a.EndsAt) && a.EndsAt.Before(now.Add(grace)) {
+			// It was firing when last written (its end was not recorded)
+			// and its sender re-sends it: give the sender time to do so
+			// after our restart rather than resolve it for our downtime.
 			a.EndsAt = now.Add(grace)
+		}
+		if a.Resolved(now) && g == nil && now.Sub(a.EndsAt) > resolvedKeep {
+			continue
 		}
 		ent := &alertEntry{a: a, persistedEnd: a.EndsAt}
 		e.alerts[a.Fingerprint] = ent

@@ -39,7 +39,7 @@ type group struct {
 }
 
 type recentIncident struct {
-	inc        store.Incident
+	inc        *store.Incident // shared with the batch that resolved it, so its Version stays current
 	resolvedAt time.Time
 }
 
@@ -251,7 +251,7 @@ func (e *Engine) flush(b *batch, g *group, now time.Time) {
 				return nil
 			})
 		}
-		e.recent[g.key] = recentIncident{inc: *inc, resolvedAt: now}
+		e.recent[g.key] = recentIncident{inc: inc, resolvedAt: now}
 		for _, a := range g.alerts {
 			a.groups = slices.DeleteFunc(a.groups, func(x *group) bool { return x == g })
 		}
@@ -299,7 +299,7 @@ func (e *Engine) openIncident(b *batch, g *group, firing []*alertEntry, now time
 		inc.State = store.Triggered
 		inc.ResolvedAt = time.Time{}
 		inc.AcknowledgedAt = time.Time{}
-		g.inc = &inc
+		g.inc = inc
 		delete(e.recent, g.key)
 		b.event(store.TimelineEvent{IncidentID: inc.ID, Kind: store.EventReopened,
 			Summary: fmt.Sprintf("alerts fire again %s after the incident resolved", now.Sub(r.resolvedAt).Round(time.Second))})
