@@ -278,7 +278,7 @@ func (e *Engine) OnIncidentResolved(ctx context.Context, tx store.Tx, inc store.
 		kind := store.EventRemediationSkipped
 		if run.Status == StatusVerifying {
 			run.Status = StatusSucceeded
-			run.Reason = fmt.Sprintf("verified: incident resolved %s after the action", fmtAge(now.Sub(run.FinishedAt)))
+			run.Reason = fmt.Sprintf("verified: the incident resolved %s after the action", fmtAge(now.Sub(run.FinishedAt)))
 			kind = store.EventRemediationFinished
 		} else {
 			run.Status = StatusSkipped
