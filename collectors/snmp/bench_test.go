@@ -46,7 +46,7 @@ func procCPU(b testing.TB, pid int) time.Duration {
 type nullAppender struct{ n int }
 
 func (a *nullAppender) Append(labels.Labels, int64, float64) error { a.n++; return nil }
-func (a *nullAppender) SetMetadata(string, metadata.Metadata)          {}
+func (a *nullAppender) SetMetadata(string, metadata.Metadata)      {}
 
 // BenchmarkPollCPU measures the CPU one if_mib poll of one device costs
 // fleetwatch and snmp_exporter 0.21, same module, same agent, one poll at a
@@ -179,4 +179,4 @@ func (a *countingAppender) Append(ls labels.Labels, _ int64, v float64) error {
 	}
 	return nil
 }
-func (a *countingAppender) SetMetadata(string, metadata.Metadata)          {}
+func (a *countingAppender) SetMetadata(string, metadata.Metadata) {}

@@ -383,3 +383,30 @@ func hasYAMLField(t reflect.Type, name string) bool {
 	}
 	return false
 }
+
+// USMParameters returns the v3 USM parameters of a, its secrets read, for
+// receiving traps from a's user.
+func USMParameters(a *Auth) (*gosnmp.UsmSecurityParameters, error) {
+	if a == nil || a.Version != 3 {
+		return nil, errors.New("not a version 3 auth")
+	}
+	cr, err := a.resolve()
+	if err != nil {
+		return nil, err
+	}
+	var g gosnmp.GoSNMP
+	cr.apply(&g)
+	usm, ok := g.SecurityParameters.(*gosnmp.UsmSecurityParameters)
+	if !ok {
+		return nil, errors.New("not a USM auth")
+	}
+	return usm, nil
+}
+
+// ParseOIDString checks a dotted OID and returns it without a leading dot.
+func ParseOIDString(s string) (string, error) {
+	if _, err := parseOID(s); err != nil {
+		return "", err
+	}
+	return strings.TrimPrefix(s, "."), nil
+}
