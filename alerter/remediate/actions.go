@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,6 +91,7 @@ func (r *redactor) addURL(raw string) {
 	}
 	if p, ok := u.User.Password(); ok {
 		r.add(p)
+		r.add(base64.StdEncoding.EncodeToString([]byte(u.User.Username() + ":" + p)))
 	}
 	for _, vs := range u.Query() {
 		for _, v := range vs {
@@ -236,7 +238,7 @@ func (e *Engine) runHTTP(ctx context.Context, h *HTTPAction, doc Document, red *
 		perTry = time.Duration(h.Timeout)
 	}
 	var lastErr error
-	backoff := time.Second
+	backoff := e.backoff
 	for attempt := 1; attempt <= httpAttempts; attempt++ {
 		out, retry, err := e.httpOnce(ctx, h.Method, target, header, body, perTry)
 		if err == nil {

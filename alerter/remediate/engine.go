@@ -97,6 +97,7 @@ type Engine struct {
 	poll     time.Duration
 	workers  int
 	grace    time.Duration
+	backoff  time.Duration // first pause between http attempts
 	metrics  *metrics
 	wake     chan struct{}
 	mu       sync.Mutex
@@ -123,6 +124,7 @@ func New(o Options) (*Engine, error) {
 		poll:     o.PollInterval,
 		workers:  o.Workers,
 		grace:    o.InterruptGrace,
+		backoff:  time.Second,
 		metrics:  m,
 		wake:     make(chan struct{}, 1),
 		inFlight: map[int64]struct{}{},
