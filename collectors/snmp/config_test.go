@@ -19,7 +19,7 @@ func TestConfigYAML(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, in, wantErr string
-		check            func(t *testing.T, c Config)
+		check             func(t *testing.T, c Config)
 	}{
 		{"defaults", "{}", "", func(t *testing.T, c Config) {
 			if c.Auth != "public_v2" || c.MaxRepetitions != 25 || c.Retries != 1 || !c.WrapLargeCounters || c.Modules[0] != "if_mib" {
