@@ -114,7 +114,7 @@ func (n *Notifier) sends(action string) bool {
 func (n *Notifier) notify(ctx context.Context, m notify.Message) (bool, error) {
 	if m.Action == notify.ActionChange {
 		ev := n.changeEvent(m)
-		return n.send(ctx, 1, func(c *pd.Client) error {
+		return n.send(ctx, 1, func(ctx context.Context, c *pd.Client) error {
 			_, err := c.CreateChangeEventWithContext(ctx, ev)
 			return err
 		})
@@ -123,7 +123,7 @@ func (n *Notifier) notify(ctx context.Context, m notify.Message) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return n.send(ctx, len(events), func(c *pd.Client) error {
+	return n.send(ctx, len(events), func(ctx context.Context, c *pd.Client) error {
 		for _, ev := range events {
 			if _, err := c.ManageEventWithContext(ctx, ev); err != nil {
 				return err
@@ -136,7 +136,7 @@ func (n *Notifier) notify(ctx context.Context, m notify.Message) (bool, error) {
 // send runs fn (which makes count requests) with a client that records
 // PagerDuty's answer, after the rate limiter allows it, and classifies the
 // outcome.
-func (n *Notifier) send(ctx context.Context, count int, fn func(*pd.Client) error) (bool, error) {
+func (n *Notifier) send(ctx context.Context, count int, fn func(context.Context, *pd.Client) error) (bool, error) {
 	if n.limiter != nil {
 		r := n.limiter.ReserveN(time.Now(), count)
 		if !r.OK() {
@@ -152,7 +152,7 @@ func (n *Notifier) send(ctx context.Context, count int, fn func(*pd.Client) erro
 	rec := &recorder{client: n.http}
 	c := pd.NewClient("", pd.WithV2EventsAPIEndpoint(n.base))
 	c.HTTPClient = rec
-	err := fn(c)
+	err := fn(ctx, c)
 	if err == nil {
 		return false, nil
 	}
