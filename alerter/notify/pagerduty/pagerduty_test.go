@@ -107,7 +107,7 @@ func TestSummaryLimit(t *testing.T) {
 			if len(tc.in) > MaxSummary && !strings.HasSuffix(got, "…") {
 				t.Errorf("cut summary does not end with …: %q", got[len(got)-8:])
 			}
-			if !json.Valid([]byte(`"` + got + `"`)) || !strings.HasPrefix(tc.in, strings.TrimSuffix(got, "…")) {
+			if !json.Valid([]byte(`"`+got+`"`)) || !strings.HasPrefix(tc.in, strings.TrimSuffix(got, "…")) {
 				t.Errorf("truncated summary is not a clean prefix")
 			}
 		})
