@@ -104,6 +104,15 @@ func BuildReport(ctx context.Context, src Sources, incidentID string, o ReportOp
 			Attempts: n.Attempts, SentAt: n.SentAt, LastError: n.LastError})
 	}
 	sort.SliceStable(r.Pages, func(i, j int) bool { return r.Pages[i].Created.Before(r.Pages[j].Created) })
+	const maxRows = 100
+	if n := len(r.Pages); n > maxRows {
+		r.Missing = append(r.Missing, fmt.Sprintf("pages: the first %d of %d are listed", maxRows, n))
+		r.Pages = r.Pages[:maxRows]
+	}
+	if n := len(r.Remediations); n > maxRows {
+		r.Missing = append(r.Missing, fmt.Sprintf("remediation: the first %d of %d runs are listed", maxRows, n))
+		r.Remediations = r.Remediations[:maxRows]
+	}
 	r.Summary = summaryOf(inc, m)
 	r.RootCauses = rootCauses(inc, m, tl)
 	r.Trigger = triggerSection(m, tl, o.Collapse.withDefaults())
