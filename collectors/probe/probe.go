@@ -60,7 +60,8 @@ type Config struct {
 // ICMPConfig sets the echo requests of one probe.
 type ICMPConfig struct {
 	// Count is how many echo requests one probe sends (loss is counted over
-	// them). Default 3.
+	// them). Default 1, as blackbox_exporter: probe_duration_seconds is
+	// then close to the RTT, which the latency rule pack expects.
 	Count int `yaml:"count"`
 	// Interval between the requests. Default 100ms.
 	Interval time.Duration `yaml:"interval"`
@@ -96,7 +97,7 @@ type DNSConfig struct {
 func DefaultBuckets() []float64 { return prometheus.ExponentialBuckets(0.0001, 2, 16) }
 
 func defaults() Config {
-	return Config{IPProtocol: "ip4", ICMP: ICMPConfig{Count: 3, Interval: 100 * time.Millisecond, PayloadSize: 56},
+	return Config{IPProtocol: "ip4", ICMP: ICMPConfig{Count: 1, Interval: 100 * time.Millisecond, PayloadSize: 56},
 		HTTP: HTTPConfig{Method: http.MethodGet}, DNS: DNSConfig{QueryType: "A", Transport: "udp"}}
 }
 

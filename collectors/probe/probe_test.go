@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -175,6 +176,9 @@ func TestDNS(t *testing.T) {
 
 func TestICMP(t *testing.T) {
 	if _, _, err := listenICMP(false); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no ICMP socket (allow ping sockets with net.ipv4.ping_group_range or run as root): %v", err)
+		}
 		t.Skipf("no ICMP socket on this machine: %v", err)
 	}
 	app := run(t, Config{Prober: ICMP, ICMP: ICMPConfig{Count: 3, Interval: 10 * time.Millisecond}}, "127.0.0.1")
