@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -136,4 +137,39 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// URLSecrets returns what of a URL must not be shown: the URL itself, its
+// user information, and its path segments and query values of 8 bytes or
+// more (where tokens live, e.g. Slack's /services/T…/B…/<token>), longest
+// first so that redacting one never leaves part of another.
+func URLSecrets(raw string) []string {
+	out := []string{raw}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return out
+	}
+	if u.User != nil {
+		out = append(out, u.User.String())
+		if p, ok := u.User.Password(); ok {
+			out = append(out, p)
+		}
+	}
+	for _, seg := range strings.Split(u.EscapedPath(), "/") {
+		if len(seg) >= 8 {
+			out = append(out, seg)
+			if s, err := url.PathUnescape(seg); err == nil && s != seg {
+				out = append(out, s)
+			}
+		}
+	}
+	for _, vs := range u.Query() {
+		for _, v := range vs {
+			if len(v) >= 8 {
+				out = append(out, v, url.QueryEscape(v))
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
 }
