@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	fwcollectors "github.com/fleetwatch/fleetwatch/collectors"
+	"github.com/fleetwatch/fleetwatch/collectors/snmp/traps"
 	"github.com/fleetwatch/fleetwatch/config"
 	"github.com/fleetwatch/fleetwatch/internal/buildinfo"
 	"github.com/fleetwatch/fleetwatch/inventory"
@@ -54,6 +56,10 @@ type Server struct {
 	sched    *fwcollectors.Scheduler
 	rules    *rules.Engine
 	anomaly  *anomalyRunner
+	events   *eventSink
+	closers  []closer // collectors of the running config to close on replace
+	// inventory is the fleet model of the running config (nil: none).
+	inventory atomic.Pointer[inventory.Inventory]
 	reloadMu sync.Mutex
 	cfg      *config.Config
 	metrics  *serverMetrics
@@ -77,6 +83,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	s := &Server{o: o, logger: o.Logger, reg: prometheus.NewRegistry(), gen: &generations{}, cfg: cfg, ready: make(chan struct{})}
+	s.events = newEventSink(s.logger.With("component", "events"), s.reg)
 	s.registerSelfMetrics()
 
 	store, err := pipeline.OpenStore(pipeline.StoreOptions{
@@ -150,6 +157,13 @@ func Run(ctx context.Context, o Options) error {
 		Registerer:    s.reg,
 	})
 
+	var trapReceiver *traps.Receiver
+	if cfg.SNMPTraps != nil {
+		if trapReceiver, err = traps.New(*cfg.SNMPTraps, s.events, s.deviceLabels, s.logger.With("component", "snmp_traps"), s.reg); err != nil {
+			return err
+		}
+	}
+
 	listen := cfg.Server.ListenAddress
 	if o.ListenAddress != "" {
 		listen = o.ListenAddress
@@ -167,6 +181,9 @@ func Run(ctx context.Context, o Options) error {
 	g.Go(func() error { return s.rules.Run(gctx) })
 	g.Go(func() error { return s.anomaly.run(gctx) })
 	g.Go(func() error { return s.sched.Run(gctx) })
+	if trapReceiver != nil {
+		g.Go(func() error { return trapReceiver.Run(gctx) })
+	}
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("HTTP server: %w", err)
@@ -196,6 +213,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	err = g.Wait()
 	s.logger.Info("fleetwatch stopping")
+	closeCtx, cancelClose := context.WithTimeout(context.Background(), 3*time.Second)
+	closeAll(closeCtx, s.closers, s.logger)
+	cancelClose()
 	return err
 }
 
@@ -272,10 +292,17 @@ func (s *Server) apply(cfg *config.Config) error {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	jobs, err := buildJobs(cfg, inv, s.logger, reg)
+	jobs, closers, err := buildJobs(cfg, inv, s.events, s.logger, reg)
 	if err != nil {
 		return err
 	}
+	// Anything below that fails must release what buildJobs opened.
+	committed := false
+	defer func() {
+		if !committed {
+			closeAll(context.Background(), closers, s.logger)
+		}
+	}()
 	ruleFiles := make([]string, len(cfg.RuleFiles))
 	for i, f := range cfg.RuleFiles {
 		ruleFiles[i] = cfg.Resolve(f)
@@ -294,6 +321,10 @@ func (s *Server) apply(cfg *config.Config) error {
 	s.anomaly.swap(evaluator)
 	s.gen.set(reg)
 	s.sched.Update(jobs)
+	s.inventory.Store(inv)
+	closeAll(context.Background(), s.closers, s.logger)
+	s.closers = closers
+	committed = true
 	s.cfg = cfg
 	return nil
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,24 +16,39 @@ import (
 
 	"github.com/fleetwatch/fleetwatch/collectors"
 	"github.com/fleetwatch/fleetwatch/collectors/host"
+	"github.com/fleetwatch/fleetwatch/collectors/probe"
+	"github.com/fleetwatch/fleetwatch/collectors/redfish"
+	"github.com/fleetwatch/fleetwatch/collectors/snmp"
 	"github.com/fleetwatch/fleetwatch/collectors/scrape"
 	"github.com/fleetwatch/fleetwatch/config"
+	"github.com/fleetwatch/fleetwatch/events"
 	"github.com/fleetwatch/fleetwatch/inventory"
 )
 
 // buildJobs turns the config's jobs into scheduler jobs: a collector per
 // job, and its targets from static_configs and the inventory after
 // relabel_configs. Collector self-metrics go to reg.
-func buildJobs(cfg *config.Config, inv *inventory.Inventory, logger *slog.Logger, reg prometheus.Registerer) ([]collectors.Job, error) {
+//
+// Collectors that hold connections (Redfish sessions) are returned as
+// closers: the caller closes them when the jobs are replaced.
+func buildJobs(cfg *config.Config, inv *inventory.Inventory, sink events.Sink, logger *slog.Logger, reg prometheus.Registerer) ([]collectors.Job, []closer, error) {
 	jobs := make([]collectors.Job, 0, len(cfg.Jobs))
+	var closers []closer
+	fail := func(err error) ([]collectors.Job, []closer, error) {
+		closeAll(context.Background(), closers, logger)
+		return nil, nil, err
+	}
 	for _, jc := range cfg.Jobs {
-		c, err := newCollector(jc, logger, reg)
+		c, err := newCollector(jc, sink, logger, reg)
 		if err != nil {
-			return nil, fmt.Errorf("job %q: %w", jc.JobName, err)
+			return fail(fmt.Errorf("job %q: %w", jc.JobName, err))
+		}
+		if cl, ok := c.(closer); ok {
+			closers = append(closers, cl)
 		}
 		targets, err := jobTargets(jc, inv)
 		if err != nil {
-			return nil, fmt.Errorf("job %q: %w", jc.JobName, err)
+			return fail(fmt.Errorf("job %q: %w", jc.JobName, err))
 		}
 		jobs = append(jobs, collectors.Job{
 			Name:          jc.JobName,
@@ -45,16 +61,38 @@ func buildJobs(cfg *config.Config, inv *inventory.Inventory, logger *slog.Logger
 			Targets:       targets,
 		})
 	}
-	return jobs, nil
+	return jobs, closers, nil
 }
 
-func newCollector(jc config.JobConfig, logger *slog.Logger, reg prometheus.Registerer) (collectors.Collector, error) {
-	logger = logger.With("job", jc.JobName)
+// closer is a collector that holds connections to release when replaced.
+type closer interface {
+	Close(ctx context.Context) error
+}
+
+func closeAll(ctx context.Context, cs []closer, logger *slog.Logger) {
+	for _, c := range cs {
+		if err := c.Close(ctx); err != nil {
+			logger.Warn("closing a collector", "err", err)
+		}
+	}
+}
+
+// newCollector builds a job's collector. Collectors whose self-metrics carry
+// no job label get one, so two jobs of a type never collide.
+func newCollector(jc config.JobConfig, sink events.Sink, logger *slog.Logger, reg prometheus.Registerer) (collectors.Collector, error) {
+	logger = logger.With("job", jc.JobName, "collector", jc.Type)
+	perJob := prometheus.WrapRegistererWith(prometheus.Labels{"job": jc.JobName}, reg)
 	switch jc.Type {
 	case config.TypeHost:
-		return host.New(*jc.Host, logger.With("collector", "host"), prometheus.WrapRegistererWith(prometheus.Labels{"job": jc.JobName}, reg))
+		return host.New(*jc.Host, logger, perJob)
 	case config.TypeScrape:
-		return scrape.New(*jc.Scrape, logger.With("collector", "scrape"), reg)
+		return scrape.New(*jc.Scrape, logger, reg)
+	case config.TypeSNMP:
+		return snmp.New(*jc.SNMP, logger, reg)
+	case config.TypeRedfish:
+		return redfish.New(*jc.Redfish, sink, logger, perJob)
+	case config.TypeProbe:
+		return probe.New(*jc.Probe, logger, reg)
 	}
 	return nil, fmt.Errorf("unknown job type %q", jc.Type)
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,16 +21,26 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/fleetwatch/fleetwatch/collectors/host"
+	"github.com/fleetwatch/fleetwatch/collectors/probe"
+	"github.com/fleetwatch/fleetwatch/collectors/redfish"
 	"github.com/fleetwatch/fleetwatch/collectors/scrape"
+	"github.com/fleetwatch/fleetwatch/collectors/snmp"
+	"github.com/fleetwatch/fleetwatch/collectors/snmp/traps"
 	"github.com/fleetwatch/fleetwatch/internal/yamlutil"
 	"github.com/fleetwatch/fleetwatch/inventory"
 )
 
 // Job types.
 const (
-	TypeHost   = "host"
-	TypeScrape = "scrape"
+	TypeHost    = "host"
+	TypeScrape  = "scrape"
+	TypeSNMP    = "snmp"
+	TypeRedfish = "redfish"
+	TypeProbe   = "probe"
 )
+
+// jobTypes lists the types and the key of each one's settings block.
+var jobTypes = []string{TypeHost, TypeScrape, TypeSNMP, TypeRedfish, TypeProbe}
 
 // Config is the whole of fleetwatch.yml.
 type Config struct {
@@ -45,6 +56,11 @@ type Config struct {
 	// query endpoint instead of the embedded TSDB (the scale-out path).
 	RuleQuery RuleQueryConfig `yaml:"rule_query"`
 	Jobs      []JobConfig     `yaml:"jobs"`
+	// SNMPAuths are named SNMP credentials that snmp jobs and the trap
+	// receiver refer to (public_v2 always exists).
+	SNMPAuths snmp.Auths `yaml:"snmp_auths"`
+	// SNMPTraps enables the SNMP trap receiver when present.
+	SNMPTraps *traps.Config `yaml:"snmp_traps"`
 
 	// File is the path the config was loaded from ("" for the defaults).
 	File string `yaml:"-"`
@@ -121,6 +137,9 @@ type JobConfig struct {
 	MetricRelabelConfigs []*relabel.Config   `yaml:"metric_relabel_configs"`
 	Host                 *host.Config        `yaml:"host"`
 	Scrape               *scrape.Config      `yaml:"scrape"`
+	SNMP                 *snmp.Config        `yaml:"snmp"`
+	Redfish              *redfish.Config     `yaml:"redfish"`
+	Probe                *probe.Config       `yaml:"probe"`
 
 	line int
 	node *yaml.Node
@@ -242,6 +261,12 @@ func (c *Config) Validate() error {
 	if c.Query.Timeout <= 0 || c.Query.MaxSamples <= 0 || c.Query.LookbackDelta <= 0 || c.Query.MaxConcurrent <= 0 {
 		bad(0, "query", "timeout, max_samples, lookback_delta and max_concurrent must be positive")
 	}
+	if c.SNMPTraps != nil {
+		c.SNMPTraps.Auths = c.SNMPAuths
+		if err := c.SNMPTraps.Validate(); err != nil {
+			bad(0, "snmp_traps", "%v", err)
+		}
+	}
 	if c.RuleQuery.URL != "" {
 		if u, err := url.Parse(c.RuleQuery.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad(0, "rule_query.url", "%q is not an http(s) URL", c.RuleQuery.URL)
@@ -295,37 +320,56 @@ func (c *Config) validateJob(i int, names map[string]int, bad func(int, string, 
 	if j.SampleLimit < 0 {
 		bad(line("sample_limit"), field+".sample_limit", "must not be negative")
 	}
+	blocks := map[string]bool{TypeHost: j.Host != nil, TypeScrape: j.Scrape != nil, TypeSNMP: j.SNMP != nil, TypeRedfish: j.Redfish != nil, TypeProbe: j.Probe != nil}
+	for _, typ := range jobTypes {
+		if blocks[typ] && typ != j.Type && slices.Contains(jobTypes, j.Type) {
+			bad(line(typ), field+"."+typ, "only for type %s", typ)
+		}
+	}
+	var err error
 	switch j.Type {
 	case TypeHost:
-		if j.Scrape != nil {
-			bad(line("scrape"), field+".scrape", "only for type scrape")
-		}
 		if j.Host == nil {
 			d := host.DefaultConfig()
 			j.Host = &d
 		}
 		j.Host.ApplyDefaults()
-		if err := j.Host.Validate(); err != nil {
-			bad(line("host"), field+".host", "%v", err)
-		}
+		err = j.Host.Validate()
 	case TypeScrape:
-		if j.Host != nil {
-			bad(line("host"), field+".host", "only for type host")
-		}
 		if j.Scrape == nil {
 			d := scrape.DefaultConfig()
 			j.Scrape = &d
 		}
-		if err := j.Scrape.Validate(); err != nil {
-			bad(line("scrape"), field+".scrape", "%v", err)
+		err = j.Scrape.Validate()
+	case TypeSNMP:
+		if j.SNMP == nil {
+			d := snmp.DefaultConfig()
+			j.SNMP = &d
 		}
-		if len(j.StaticConfigs) == 0 && j.Inventory == nil {
-			bad(j.line, field, "a scrape job needs static_configs or inventory")
+		j.SNMP.Auths = c.SNMPAuths
+		err = j.SNMP.Validate()
+	case TypeRedfish:
+		if j.Redfish == nil {
+			d := redfish.DefaultConfig()
+			j.Redfish = &d
 		}
+		err = j.Redfish.Validate()
+	case TypeProbe:
+		if j.Probe == nil {
+			bad(j.line, field+".probe", "missing: a probe job says what to probe (docs/collectors/probe.md)")
+			break
+		}
+		err = j.Probe.Validate()
 	case "":
-		bad(line("type"), field+".type", "missing (one of host, scrape)")
+		bad(line("type"), field+".type", "missing (one of %s)", strings.Join(jobTypes, ", "))
 	default:
-		bad(line("type"), field+".type", "%q is not one of host, scrape", j.Type)
+		bad(line("type"), field+".type", "%q is not one of %s", j.Type, strings.Join(jobTypes, ", "))
+	}
+	if err != nil {
+		bad(line(j.Type), field+"."+j.Type, "%v", err)
+	}
+	if j.Type != TypeHost && len(j.StaticConfigs) == 0 && j.Inventory == nil {
+		bad(j.line, field, "a %s job needs static_configs or inventory", j.Type)
 	}
 	for k, sc := range j.StaticConfigs {
 		for _, t := range sc.Targets {
