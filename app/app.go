@@ -48,22 +48,22 @@ type Options struct {
 
 // Server is a running fleetwatch.
 type Server struct {
-	o        Options
-	logger   *slog.Logger
-	reg      *prometheus.Registry
-	gen      *generations
-	store    *pipeline.Store
-	sched    *fwcollectors.Scheduler
-	rules    *rules.Engine
-	anomaly  *anomalyRunner
-	events   *eventSink
-	closers  []closer // collectors of the running config to close on replace
+	o       Options
+	logger  *slog.Logger
+	reg     *prometheus.Registry
+	gen     *generations
+	store   *pipeline.Store
+	sched   *fwcollectors.Scheduler
+	rules   *rules.Engine
+	anomaly *anomalyRunner
+	events  *eventSink
+	closers []closer // collectors of the running config to close on replace
 	// inventory is the fleet model of the running config (nil: none).
 	inventory atomic.Pointer[inventory.Inventory]
-	reloadMu sync.Mutex
-	cfg      *config.Config
-	metrics  *serverMetrics
-	ready    chan struct{}
+	reloadMu  sync.Mutex
+	cfg       *config.Config
+	metrics   *serverMetrics
+	ready     chan struct{}
 }
 
 type serverMetrics struct {
