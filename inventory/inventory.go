@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -47,7 +48,8 @@ type Server struct {
 	// Address is the host's management address (name or IP) where its
 	// exporters listen.
 	Address string `yaml:"address,omitempty"`
-	// BMC is the address of the server's BMC (Redfish).
+	// BMC is the address of the server's BMC (Redfish): host, host:port or
+	// an http(s) URL.
 	BMC      string `yaml:"bmc,omitempty"`
 	Location `yaml:",inline"`
 	// Switch and SwitchPort name the top-of-rack switch port the server's
@@ -130,7 +132,11 @@ func Parse(name string, data []byte) (*Inventory, error) {
 			bad(s.line, field+".switch_port", "set without switch")
 		}
 		checkAddress(bad, s.line, field+".address", s.Address)
-		checkAddress(bad, s.line, field+".bmc", s.BMC)
+		if u, err := url.Parse(s.BMC); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+			// A BMC may be given as a URL (scheme and port of its Redfish service).
+		} else {
+			checkAddress(bad, s.line, field+".bmc", s.BMC)
+		}
 		checkLabels(bad, s.line, field+".labels", s.Labels)
 		if inv.Servers[i].Lifecycle == "" {
 			inv.Servers[i].Lifecycle = InService

@@ -36,6 +36,13 @@ func TestLoadAndTargets(t *testing.T) {
 			}
 		})
 	}
+	urlInv, err := Parse("u.yml", []byte("servers:\n  - hostname: a\n    bmc: https://10.1.0.1:8443\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := urlInv.Targets(Selector{Role: RoleBMC, Port: 443}); len(got) != 1 || got[0].Address != "https://10.1.0.1:8443" {
+		t.Errorf("BMC URL target: %+v", got)
+	}
 	if s, ok := inv.Server("web-r12-02"); !ok || s.Lifecycle != Repair {
 		t.Errorf("web-r12-02: %+v", s)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"strings"
 	"strconv"
 )
 
@@ -136,8 +137,8 @@ func setIf(m map[string]string, k, v string) {
 }
 
 func withPort(addr string, port int) string {
-	if port == 0 {
-		return addr
+	if port == 0 || strings.Contains(addr, "://") {
+		return addr // a URL carries its own port
 	}
 	if _, _, err := net.SplitHostPort(addr); err == nil {
 		return addr
