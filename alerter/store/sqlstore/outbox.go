@@ -43,7 +43,7 @@ func (s *Store) ClaimNotifications(ctx context.Context, owner string, now time.T
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
 	n := nanos(now)
-	rows, err := s.w.QueryContext(ctx, s.queries.get(fmt.Sprintf(claimSQL, lock)), n, n, limit, owner, nanos(now.Add(lease)))
+	rows, err := preparedDB{s}.QueryContext(ctx, s.queries.get(fmt.Sprintf(claimSQL, lock)), n, n, limit, owner, nanos(now.Add(lease)))
 	if err != nil {
 		return nil, fmt.Errorf("claim notifications for %s: %w", owner, s.mapErr(err))
 	}
@@ -83,15 +83,15 @@ func (s *Store) FinishNotification(ctx context.Context, id int64, at time.Time, 
 	switch {
 	case errMsg == "":
 		outcome = store.NotificationSent
-		res, err = s.w.ExecContext(ctx, s.queries.get(`UPDATE notifications SET state = 'sent', sent_at = ?,
+		res, err = preparedDB{s}.ExecContext(ctx, s.queries.get(`UPDATE notifications SET state = 'sent', sent_at = ?,
 			lease_owner = '', lease_until = 0 WHERE id = ? AND state = 'pending'`), nanos(at), id)
 	case !next.IsZero():
 		outcome = "retry"
-		res, err = s.w.ExecContext(ctx, s.queries.get(`UPDATE notifications SET next_attempt = ?, last_error = ?,
+		res, err = preparedDB{s}.ExecContext(ctx, s.queries.get(`UPDATE notifications SET next_attempt = ?, last_error = ?,
 			lease_owner = '', lease_until = 0 WHERE id = ? AND state = 'pending'`), nanos(next), errMsg, id)
 	default:
 		outcome = store.NotificationFailed
-		res, err = s.w.ExecContext(ctx, s.queries.get(`UPDATE notifications SET state = 'failed', last_error = ?,
+		res, err = preparedDB{s}.ExecContext(ctx, s.queries.get(`UPDATE notifications SET state = 'failed', last_error = ?,
 			lease_owner = '', lease_until = 0 WHERE id = ? AND state = 'pending'`), errMsg, id)
 	}
 	if err != nil {
@@ -106,7 +106,7 @@ func (s *Store) FinishNotification(ctx context.Context, id int64, at time.Time, 
 		return nil
 	}
 	var state string
-	err = s.w.QueryRowContext(ctx, s.queries.get("SELECT state FROM notifications WHERE id = ?"), id).Scan(&state)
+	err = preparedDB{s}.QueryRowContext(ctx, s.queries.get("SELECT state FROM notifications WHERE id = ?"), id).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("notification %d: %w", id, store.ErrNotFound)
 	}

@@ -95,6 +95,8 @@ type Store struct {
 	metrics *metrics
 	// queries holds each query text rewritten for the dialect.
 	queries *queryCache
+	// stmts are the writer's prepared statements (SQLite).
+	stmts stmtCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -224,6 +226,7 @@ func redactDSNError(err error) error {
 
 // Close releases the database connections.
 func (s *Store) Close() error {
+	s.stmts.close()
 	err := s.w.Close()
 	if s.r != nil && s.r != s.w {
 		err = errors.Join(err, s.r.Close())
@@ -242,7 +245,13 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) (err err
 	if err != nil {
 		return fmt.Errorf("begin: %w", s.mapErr(err))
 	}
-	tx := &txn{s: s, tx: sqlTx}
+	var unprepared []string
+	defer func() {
+		for _, q := range unprepared {
+			s.stmts.prepare(ctx, s.w, q)
+		}
+	}()
+	tx := &txn{s: s, tx: preparedTx{s: s, tx: sqlTx, unprepared: &unprepared}}
 	done := false
 	defer func() {
 		if !done {

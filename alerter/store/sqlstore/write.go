@@ -14,7 +14,7 @@ import (
 // txn is the store.Tx of one Update: its reads see its own writes.
 type txn struct {
 	s  *Store
-	tx *sql.Tx
+	tx preparedTx
 }
 
 var _ store.Tx = (*txn)(nil)

@@ -39,14 +39,14 @@ type Postgres struct {
 	dbs int
 }
 
-// postgresBinDir finds the server binaries: on PATH, or Debian's
-// /usr/lib/postgresql/<version>/bin (newest version).
-func postgresBinDir(t testing.TB) string {
-	t.Helper()
+// PostgresBinDir finds the server binaries: on PATH, or Debian's
+// /usr/lib/postgresql/<version>/bin (newest version). ok is false when
+// PostgreSQL is not installed.
+func PostgresBinDir() (dir string, ok bool) {
 	if p, err := exec.LookPath("postgres"); err == nil {
 		dir := filepath.Dir(p)
 		if _, err := os.Stat(filepath.Join(dir, "initdb")); err == nil {
-			return dir
+			return dir, true
 		}
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
@@ -57,8 +57,16 @@ func postgresBinDir(t testing.TB) string {
 	})
 	for i := len(dirs) - 1; i >= 0; i-- {
 		if _, err := os.Stat(filepath.Join(dirs[i], "postgres")); err == nil {
-			return dirs[i]
+			return dirs[i], true
 		}
+	}
+	return "", false
+}
+
+func postgresBinDir(t testing.TB) string {
+	t.Helper()
+	if dir, ok := PostgresBinDir(); ok {
+		return dir
 	}
 	// Not installed: a skip on a developer's machine, a failure under CI.
 	testpeer.Need(t, "postgres")

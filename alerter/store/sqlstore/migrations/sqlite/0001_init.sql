@@ -81,11 +81,11 @@ CREATE TABLE notifications (
 	lease_owner  TEXT    NOT NULL DEFAULT '',
 	lease_until  INTEGER NOT NULL DEFAULT 0
 );
--- The outbox worker's claim: pending and due, oldest first.
-CREATE INDEX notifications_due ON notifications (next_attempt, id) WHERE state = 'pending';
+-- The outbox worker's claim walks the pending ones in due order and stops
+-- at its limit; lists by state use it too.
+CREATE INDEX notifications_due ON notifications (state, next_attempt, id);
 -- Per incident and receiver order, and the incident page.
 CREATE INDEX notifications_incident ON notifications (incident_id, receiver, id);
-CREATE INDEX notifications_state ON notifications (state, id);
 
 CREATE TABLE remediation_runs (
 	id          INTEGER PRIMARY KEY AUTOINCREMENT,
