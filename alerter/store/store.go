@@ -132,3 +132,14 @@ type RemediationFilter struct {
 	Statuses   []string
 	Limit      int
 }
+
+// AlertBatchPutter is an optional capability of a Tx: storing many alerts
+// in one statement (one round trip on PostgreSQL, one statement on SQLite)
+// instead of one PutAlert each, for a POST of 100 alerts. PutAlerts(as) is
+// equivalent to PutAlert of each in order (a fingerprint given twice keeps
+// the last). Callers type-assert and fall back to PutAlert:
+//
+//	if b, ok := tx.(store.AlertBatchPutter); ok { err = b.PutAlerts(ctx, as) }
+type AlertBatchPutter interface {
+	PutAlerts(ctx context.Context, as []Alert) error
+}

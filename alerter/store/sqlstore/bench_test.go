@@ -93,30 +93,39 @@ func BenchmarkUpdateOneAlert(b *testing.B) {
 }
 
 // BenchmarkUpdate100Alerts: one Update that puts a batch of 100 alerts, as
-// one POST /api/v2/alerts of 100 does.
+// one POST /api/v2/alerts of 100 does: one PutAlert each, or one PutAlerts.
 func BenchmarkUpdate100Alerts(b *testing.B) {
 	for _, e := range benchEngines(b) {
-		b.Run(e.name, func(b *testing.B) {
-			s := e.open(b)
-			ctx := context.Background()
-			now := time.Now()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				err := s.Update(ctx, func(tx store.Tx) error {
-					for j := range 100 {
-						if err := tx.PutAlert(ctx, benchAlert((i*100+j)%10000, now)); err != nil {
-							return err
-						}
+		for _, mode := range []string{"put", "batch"} {
+			b.Run(e.name+"/"+mode, func(b *testing.B) {
+				s := e.open(b)
+				ctx := context.Background()
+				now := time.Now()
+				batch := make([]store.Alert, 100)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := range b.N {
+					for j := range batch {
+						batch[j] = benchAlert((i*100+j)%10000, now)
 					}
-					return nil
-				})
-				if err != nil {
-					b.Fatal(err)
+					err := s.Update(ctx, func(tx store.Tx) error {
+						if mode == "batch" {
+							return tx.(store.AlertBatchPutter).PutAlerts(ctx, batch)
+						}
+						for _, a := range batch {
+							if err := tx.PutAlert(ctx, a); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "alerts/s")
-		})
+				b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "alerts/s")
+			})
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/fleetwatch/fleetwatch/alerter/store"
@@ -71,6 +72,68 @@ func (t *txn) PutAlert(ctx context.Context, a store.Alert) error {
 		return fmt.Errorf("alert %s: %w", a.Fingerprint, t.s.mapErr(err))
 	}
 	return nil
+}
+
+var _ store.AlertBatchPutter = (*txn)(nil)
+
+// alertBatch is the rows per INSERT: 9 values each, under both engines'
+// bound on parameters per statement.
+const alertBatch = 100
+
+// PutAlerts stores as with multi-row INSERTs; see store.AlertBatchPutter.
+func (t *txn) PutAlerts(ctx context.Context, as []store.Alert) error {
+	// One statement may not touch a row twice (PostgreSQL): keep the last.
+	last := make(map[string]int, len(as))
+	for i, a := range as {
+		if a.Fingerprint == "" {
+			return fmt.Errorf("put alerts: alert %d: fingerprint is empty", i)
+		}
+		last[a.Fingerprint] = i
+	}
+	args := make([]any, 0, 9*alertBatch)
+	rows := 0
+	flush := func() error {
+		if rows == 0 {
+			return nil
+		}
+		q := t.s.batchPutAlertSQL(rows)
+		if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("put %d alerts: %w", rows, t.s.mapErr(err))
+		}
+		args, rows = args[:0], 0
+		return nil
+	}
+	for i, a := range as {
+		if last[a.Fingerprint] != i {
+			continue
+		}
+		labels, _ := labelsJSON(a.Labels)
+		annotations, _ := labelsJSON(a.Annotations)
+		args = append(args, a.Fingerprint, labels, annotations, nanos(a.StartsAt), nanos(a.EndsAt),
+			a.GeneratorURL, nanos(a.UpdatedAt), a.IncidentID, a.Suppressed)
+		rows++
+		if rows == alertBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// batchPutAlertSQL is putAlertSQL for n rows, in the dialect.
+func (s *Store) batchPutAlertSQL(n int) string {
+	head, tail, _ := strings.Cut(putAlertSQL, "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	var b strings.Builder
+	b.WriteString(head)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	b.WriteString(tail)
+	return s.queries.get(b.String())
 }
 
 func (t *txn) DeleteAlerts(ctx context.Context, endedBefore time.Time) (int, error) {

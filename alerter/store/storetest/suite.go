@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IncidentConflicts", testIncidentConflicts},
 		{"ListIncidents", testListIncidents},
 		{"Alerts", testAlerts},
+		{"AlertBatches", testAlertBatches},
 		{"Events", testEvents},
 		{"Silences", testSilences},
 		{"Outbox", testOutbox},
@@ -351,6 +352,43 @@ func testAlerts(t *testing.T, s store.Store) {
 		t.Errorf("DeleteAlerts removed %d, want 2 (a2, a4)", n)
 	}
 	equal(t, "alerts after retention", fps(must(s.ListAlerts(ctx, store.AlertFilter{}))(t)), []string{a1.Fingerprint, a3.Fingerprint})
+}
+
+// testAlertBatches: PutAlerts, where the Tx offers it, stores what PutAlert
+// of each would: more rows than one statement takes, a fingerprint twice.
+func testAlertBatches(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var as []store.Alert
+	for i := range 250 {
+		as = append(as, alert(fmt.Sprintf("%016x", i), "inc-b", t0.Add(time.Duration(i)*time.Second), time.Time{}))
+	}
+	again := alert(fmt.Sprintf("%016x", 7), "inc-b", t0.Add(7*time.Second), t0.Add(time.Hour))
+	again.Annotations = map[string]string{"summary": "the later copy wins"}
+	as = append(as, again)
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		b, ok := tx.(store.AlertBatchPutter)
+		if !ok {
+			t.Skip("this store's Tx has no PutAlerts")
+		}
+		if err := b.PutAlerts(ctx, nil); err != nil {
+			return err
+		}
+		return b.PutAlerts(ctx, as)
+	})
+	got := must(s.ListAlerts(ctx, store.AlertFilter{IncidentID: "inc-b"}))(t)
+	want := append([]store.Alert{}, as[:250]...)
+	want[7] = again
+	equal(t, "alerts put in batches", got, want)
+
+	err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.(store.AlertBatchPutter).PutAlerts(ctx, []store.Alert{alert("00000000000000ff", "", t0, time.Time{}), {}})
+	})
+	if err == nil {
+		t.Error("batch with an alert without fingerprint: no error")
+	}
+	if n := len(must(s.ListAlerts(ctx, store.AlertFilter{Fingerprint: []string{"00000000000000ff"}}))(t)); n != 0 {
+		t.Errorf("a refused batch stored %d alerts", n)
+	}
 }
 
 func testSilences(t *testing.T, s store.Store) {
