@@ -60,6 +60,8 @@ type Server struct {
 	closers []closer // collectors of the running config to close on replace
 	// inventory is the fleet model of the running config (nil: none).
 	inventory atomic.Pointer[inventory.Inventory]
+	// simulated is the inventory of the simulated fleet (nil: none).
+	simulated *inventory.Inventory
 	reloadMu  sync.Mutex
 	cfg       *config.Config
 	metrics   *serverMetrics
@@ -134,6 +136,16 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	s.anomaly = newAnomalyRunner(engine, remoteQuery, store, store, s.sendAlerts, cfg.Storage.Path, extURL, s.logger.With("component", "anomaly"))
+	if cfg.Simulate != nil {
+		simCtx, stopSim := context.WithCancel(ctx)
+		defer stopSim()
+		f, err := startSimulation(simCtx, cfg, s)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		s.simulated = f.Inventory
+	}
 	s.sched = fwcollectors.NewScheduler(fwcollectors.SchedulerOptions{
 		Storage:     store,
 		Metadata:    store.Metadata(),
@@ -291,6 +303,7 @@ func (s *Server) apply(cfg *config.Config) error {
 			return err
 		}
 	}
+	inv = mergeInventories(inv, s.simulated)
 	reg := prometheus.NewRegistry()
 	jobs, closers, err := buildJobs(cfg, inv, s.events, s.logger, reg)
 	if err != nil {

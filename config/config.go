@@ -61,6 +61,9 @@ type Config struct {
 	SNMPAuths snmp.Auths `yaml:"snmp_auths"`
 	// SNMPTraps enables the SNMP trap receiver when present.
 	SNMPTraps *traps.Config `yaml:"snmp_traps"`
+	// Simulate, when present, runs a simulated datacenter on loopback and
+	// adds it to the inventory (demos and trials; see docs/simulate.md).
+	Simulate *SimulateConfig `yaml:"simulate"`
 
 	// File is the path the config was loaded from ("" for the defaults).
 	File string `yaml:"-"`
@@ -107,6 +110,20 @@ type RuleQueryConfig struct {
 	URL string `yaml:"url"`
 	// Timeout bounds one query (default: the evaluation interval).
 	Timeout model.Duration `yaml:"timeout"`
+}
+
+// SimulateConfig sizes the simulated fleet.
+type SimulateConfig struct {
+	Sites          int `yaml:"sites"`
+	RacksPerSite   int `yaml:"racks_per_site"`
+	ServersPerRack int `yaml:"servers_per_rack"`
+	// BMCUsername and BMCPasswordFile are the credentials the simulated BMCs
+	// accept (a redfish job logs in with the same).
+	BMCUsername     string         `yaml:"bmc_username"`
+	BMCPasswordFile string         `yaml:"bmc_password_file"`
+	BMCLatency      model.Duration `yaml:"bmc_latency"`
+	// ControlAddress serves the fault-injection endpoint of the BMCs.
+	ControlAddress string `yaml:"control_address"`
 }
 
 // InventoryConfig says where the fleet model comes from.
@@ -194,6 +211,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	}
 	c.File = file
 	c.recordNodes(&root)
+	resolveFileKeys(reflect.ValueOf(c), filepath.Dir(file))
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -265,6 +283,14 @@ func (c *Config) Validate() error {
 		c.SNMPTraps.Auths = c.SNMPAuths
 		if err := c.SNMPTraps.Validate(); err != nil {
 			bad(0, "snmp_traps", "%v", err)
+		}
+	}
+	if sim := c.Simulate; sim != nil {
+		if sim.Sites < 0 || sim.RacksPerSite < 0 || sim.ServersPerRack < 0 || sim.ServersPerRack > 48 {
+			bad(0, "simulate", "sites, racks_per_site and servers_per_rack must be positive, servers_per_rack at most 48")
+		}
+		if (sim.BMCUsername == "") != (sim.BMCPasswordFile == "") {
+			bad(0, "simulate", "bmc_username and bmc_password_file go together")
 		}
 	}
 	if c.RuleQuery.URL != "" {
@@ -387,8 +413,8 @@ func (c *Config) validateJob(i int, names map[string]int, bad func(int, string, 
 		if err := j.Inventory.Validate(); err != nil {
 			bad(line("inventory"), field+".inventory", "%v", err)
 		}
-		if c.Inventory.File == "" {
-			bad(line("inventory"), field+".inventory", "set, but the top-level inventory.file is not")
+		if c.Inventory.File == "" && c.Simulate == nil {
+			bad(line("inventory"), field+".inventory", "set, but neither inventory.file nor simulate is")
 		}
 	}
 	for key, rcs := range map[string][]*relabel.Config{"relabel_configs": j.RelabelConfigs, "metric_relabel_configs": j.MetricRelabelConfigs} {

@@ -14,7 +14,7 @@ func TestExampleLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Jobs) != 2 || c.Jobs[0].Type != TypeHost || c.Jobs[1].Scrape == nil {
+	if len(c.Jobs) != 5 || c.Jobs[0].Type != TypeHost || c.Jobs[1].Scrape == nil {
 		t.Fatalf("jobs %+v", c.Jobs)
 	}
 	if c.Jobs[1].ScrapeInterval != model.Duration(15*time.Second) || c.Jobs[1].Scrape.MetricsPath != "/metrics" {
@@ -22,6 +22,15 @@ func TestExampleLoads(t *testing.T) {
 	}
 	if got := c.Resolve(c.Inventory.File); got != "../examples/inventory.yml" {
 		t.Fatalf("inventory resolves to %q", got)
+	}
+	// Every *_file key is relative to the config file.
+	for _, j := range c.Jobs {
+		if j.Redfish != nil && j.Redfish.PasswordFile != "../examples/secrets/sim-bmc-password" {
+			t.Fatalf("redfish password_file resolves to %q", j.Redfish.PasswordFile)
+		}
+	}
+	if c.Simulate.BMCPasswordFile != "../examples/secrets/sim-bmc-password" {
+		t.Fatalf("simulate.bmc_password_file resolves to %q", c.Simulate.BMCPasswordFile)
 	}
 }
 
@@ -78,7 +87,7 @@ func TestErrors(t *testing.T) {
 		{"redfish block on snmp job", "jobs:\n  - job_name: a\n    type: snmp\n    redfish: {}\n    static_configs: [{targets: [x]}]\n", "f.yml:4: jobs[0] (a).redfish: only for type redfish"},
 		{"bad static target", "jobs:\n  - job_name: a\n    type: scrape\n    static_configs: [{targets: ['http://x/']}]\n", `f.yml:4: jobs[0] (a).static_configs[0].targets: "http://x/" is not host or host:port`},
 		{"bad static label", "jobs:\n  - job_name: a\n    type: scrape\n    static_configs: [{targets: [x:1], labels: {a-b: c}}]\n", `jobs[0] (a).static_configs[0].labels: "a-b" is not a valid label name`},
-		{"inventory without file", "jobs:\n  - job_name: a\n    type: scrape\n    inventory: {role: server}\n", "f.yml:4: jobs[0] (a).inventory: set, but the top-level inventory.file is not"},
+		{"inventory without file", "jobs:\n  - job_name: a\n    type: scrape\n    inventory: {role: server}\n", "f.yml:4: jobs[0] (a).inventory: set, but neither inventory.file nor simulate is"},
 		{"bad inventory role", "inventory: {file: i.yml}\njobs:\n  - job_name: a\n    type: scrape\n    inventory: {role: toaster}\n", `f.yml:5: jobs[0] (a).inventory: role "toaster" is not one of server, bmc, switch`},
 		{"bad relabel", "jobs:\n  - job_name: a\n    type: host\n    relabel_configs:\n      - action: replace\n", "f.yml:4: jobs[0] (a).relabel_configs[0]: relabel configuration for replace action requires 'target_label' value"},
 		{"bad metric relabel regex", "jobs:\n  - job_name: a\n    type: host\n    metric_relabel_configs:\n      - regex: '('\n", "f.yml:5: error parsing regexp"},

@@ -63,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// Each area's commands live in a file of their own (cmd/fleetwatch/<area>.go)
 	// and register here: full command name → what it runs.
 	more := map[string]func() int{}
-	for _, register := range []func(*kingpin.Application, io.Writer, io.Writer) map[string]func() int{backtestCommands, deviceCommands} {
+	for _, register := range []func(*kingpin.Application, io.Writer, io.Writer) map[string]func() int{backtestCommands, deviceCommands, simulateCommands} {
 		for name, f := range register(a, stdout, stderr) {
 			more[name] = f
 		}
