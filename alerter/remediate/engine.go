@@ -231,18 +231,24 @@ func (e *Engine) OnIncident(ctx context.Context, tx store.Tx, inc store.Incident
 			continue
 		}
 		sort.Strings(fresh)
-		if r.needsFleetWide() && active == nil {
-			var err error
-			active, err = tx.ListAlerts(ctx, store.AlertFilter{Active: now})
-			if err != nil {
-				return fmt.Errorf("incident %q: reading active alerts: %w", inc.ID, err)
-			}
-			if active == nil {
-				active = []store.Alert{}
-			}
-		}
 		d := &decision{e: e, tx: tx, r: r, inc: inc, now: now, byTarget: byTarget}
-		d.countAffected(alerts, active)
+		d.countAffected(alerts, nil)
+		// Counts only grow with more alerts: when the incident alone trips
+		// the blast radius for every new server, the rest of the store
+		// need not be read.
+		if r.needsFleetWide() && !d.allTripped(fresh) {
+			if active == nil {
+				var err error
+				active, err = tx.ListAlerts(ctx, store.AlertFilter{Active: now})
+				if err != nil {
+					return fmt.Errorf("incident %q: reading active alerts: %w", inc.ID, err)
+				}
+				if active == nil {
+					active = []store.Alert{}
+				}
+			}
+			d.countAffected(alerts, active)
+		}
 		for _, t := range fresh {
 			run, err := d.decide(ctx, t)
 			if err != nil {

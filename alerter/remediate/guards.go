@@ -97,6 +97,22 @@ func (d *decision) countAffected(alerts, active []store.Alert) {
 	}
 }
 
+// allTripped reports whether blast_radius already refuses every target
+// with the counts so far.
+func (d *decision) allTripped(targets []string) bool {
+	for _, t := range targets {
+		var srv inventory.Server
+		known := false
+		if d.e.fleet != nil {
+			srv, known = d.e.fleet.Server(t)
+		}
+		if d.blastRadius(srv, known) == "" {
+			return false
+		}
+	}
+	return true
+}
+
 // decide checks the guards for target t and records the run.
 func (d *decision) decide(ctx context.Context, t string) (store.RemediationRun, error) {
 	run := store.RemediationRun{
