@@ -211,11 +211,16 @@ func (e *Engine) kick(c chan struct{}) {
 	}
 }
 
-// Run loads the state from the store, then runs the group timers, the
+// Run loads the state from the store (unless Load was called), then runs the group timers, the
 // expiry sweep and the outbox worker until ctx ends.
 func (e *Engine) Run(ctx context.Context) error {
-	if err := e.Load(ctx); err != nil {
-		return err
+	e.mu.Lock()
+	loaded := e.loaded
+	e.mu.Unlock()
+	if !loaded {
+		if err := e.Load(ctx); err != nil {
+			return err
+		}
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -178,7 +178,7 @@ func convertAlert(p *PostableAlert) (store.Alert, error) {
 	slices.Sort(names)
 	for _, k := range names {
 		v := p.Labels[k]
-		if !model.LabelName(k).IsValid() {
+		if !model.LabelName(k).IsValidLegacy() {
 			return store.Alert{}, fmt.Errorf("labels: %q is not a valid label name", k)
 		}
 		if !utf8.ValidString(v) {
@@ -189,7 +189,7 @@ func convertAlert(p *PostableAlert) (store.Alert, error) {
 		}
 	}
 	for k := range p.Annotations {
-		if !model.LabelName(k).IsValid() {
+		if !model.LabelName(k).IsValidLegacy() {
 			return store.Alert{}, fmt.Errorf("annotations: %q is not a valid annotation name", k)
 		}
 	}
@@ -478,7 +478,7 @@ func DecodeEvents(body []byte) ([]events.Event, error) {
 			return nil, fmt.Errorf("events[%d].labels: is required (name the device)", i)
 		}
 		for k := range ev.Labels {
-			if !model.LabelName(k).IsValid() {
+			if !model.LabelName(k).IsValidLegacy() {
 				return nil, fmt.Errorf("events[%d].labels: %q is not a valid label name", i, k)
 			}
 		}

@@ -1,0 +1,222 @@
+package amapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetwatch/fleetwatch/alerter/store"
+)
+
+const cfgFast = `
+route:
+  receiver: pd
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1m
+receivers: [{name: pd}]
+`
+
+func post(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestMalformedAlerts(t *testing.T) {
+	f := start(t, cfgFast)
+	cases := []struct{ name, body, field string }{
+		{"not JSON", `[{"labels": {"a": "b"}`, "body: invalid JSON"},
+		{"not an array", `{"labels": {"a": "b"}}`, "body: want a JSON array"},
+		{"labels missing", `[{"labels": {"alertname": "ok"}}, {"annotations": {"x": "y"}}]`, "alerts[1].labels: is required"},
+		{"labels wrong type", `[{"labels": ["a"]}]`, "alerts[0].labels: want"},
+		{"bad label name", `[{"labels": {"alert-name": "x"}}]`, `alerts[0].labels: "alert-name" is not a valid label name`},
+		{"bad startsAt", `[{"labels": {"a": "b"}, "startsAt": "yesterday"}]`, `alerts[0].startsAt: "yesterday" is not an RFC 3339 time`},
+		{"endsAt before startsAt", `[{"labels": {"a": "b"}, "startsAt": "2026-01-02T00:00:00Z", "endsAt": "2026-01-01T00:00:00Z"}]`, "alerts[0].endsAt"},
+		{"annotation value wrong type", `[{"labels": {"a": "b"}, "annotations": {"v": 3}}]`, "alerts[0].annotations: want string"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, body := post(t, f.srv.URL+"/api/v2/alerts", c.body)
+			if code != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400: %s", code, body)
+			}
+			var e struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			}
+			if err := json.Unmarshal([]byte(body), &e); err != nil || !strings.Contains(e.Message, c.field) {
+				t.Fatalf("answer %s does not name %q", body, c.field)
+			}
+			got, err := f.store.ListAlerts(context.Background(), store.AlertFilter{})
+			if err != nil || len(got) != 0 {
+				t.Fatalf("a rejected batch stored %d alerts (%v)", len(got), err)
+			}
+		})
+	}
+}
+
+func TestAlertsAndSilencesRoundTrip(t *testing.T) {
+	f := start(t, cfgFast)
+	now := time.Now().UTC()
+	body := fmt.Sprintf(`[{"labels": {"alertname": "HostDown", "instance": "h1", "severity": "critical"}, "annotations": {"summary": "h1 down"}, "startsAt": %q, "generatorURL": "http://prom/graph"},
+	  {"labels": {"alertname": "HostDown", "instance": "h2"}, "startsAt": %q}]`, now.Format(time.RFC3339), now.Format(time.RFC3339))
+	if code, b := post(t, f.srv.URL+"/api/v2/alerts", body); code != 200 {
+		t.Fatalf("post: %d %s", code, b)
+	}
+	var alerts []GettableAlert
+	getJSON(t, f.srv.URL+"/api/v2/alerts?filter=instance%3D%22h1%22", &alerts)
+	if len(alerts) != 1 || alerts[0].Labels["instance"] != "h1" || alerts[0].Status.State != "active" || alerts[0].Receivers[0].Name != "pd" {
+		t.Fatalf("GET alerts: %+v", alerts)
+	}
+	// Silence h2 as Grafana does.
+	sil := fmt.Sprintf(`{"matchers": [{"name": "instance", "value": "h2", "isRegex": false, "isEqual": true}], "startsAt": %q, "endsAt": %q, "createdBy": "grafana", "comment": "planned"}`,
+		now.Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))
+	code, b := post(t, f.srv.URL+"/api/v2/silences", sil)
+	if code != 200 {
+		t.Fatalf("post silence: %d %s", code, b)
+	}
+	var id struct {
+		SilenceID string `json:"silenceID"`
+	}
+	_ = json.Unmarshal([]byte(b), &id)
+	getJSON(t, f.srv.URL+"/api/v2/alerts?silenced=false", &alerts)
+	if len(alerts) != 1 || alerts[0].Labels["instance"] != "h1" {
+		t.Fatalf("silenced=false: %+v", alerts)
+	}
+	getJSON(t, f.srv.URL+"/api/v2/alerts?filter=instance%3D%22h2%22", &alerts)
+	if len(alerts) != 1 || alerts[0].Status.State != "suppressed" || len(alerts[0].Status.SilencedBy) != 1 || alerts[0].Status.SilencedBy[0] != id.SilenceID {
+		t.Fatalf("silenced alert: %+v", alerts)
+	}
+	var groups []AlertGroup
+	getJSON(t, f.srv.URL+"/api/v2/alerts/groups", &groups)
+	if len(groups) != 1 || groups[0].Labels["alertname"] != "HostDown" || len(groups[0].Alerts) != 2 {
+		t.Fatalf("groups: %+v", groups)
+	}
+	var s GettableSilence
+	getJSON(t, f.srv.URL+"/api/v2/silence/"+id.SilenceID, &s)
+	if s.Status.State != "active" || s.Comment != "planned" {
+		t.Fatalf("silence: %+v", s)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, f.srv.URL+"/api/v2/silence/"+id.SilenceID, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("delete: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	getJSON(t, f.srv.URL+"/api/v2/silence/"+id.SilenceID, &s)
+	if s.Status.State != "expired" {
+		t.Fatalf("after delete: %+v", s)
+	}
+	var sils []GettableSilence
+	getJSON(t, f.srv.URL+"/api/v2/silences?filter=instance%3D%22h2%22", &sils)
+	if len(sils) != 1 {
+		t.Fatalf("silences filter: %+v", sils)
+	}
+	var recv []Receiver
+	getJSON(t, f.srv.URL+"/api/v2/receivers", &recv)
+	if len(recv) != 1 || recv[0].Name != "pd" {
+		t.Fatalf("receivers: %+v", recv)
+	}
+	var status map[string]any
+	getJSON(t, f.srv.URL+"/api/v2/status", &status)
+	if _, ok := status["versionInfo"]; !ok {
+		t.Fatalf("status: %v", status)
+	}
+}
+
+func TestBadSilence(t *testing.T) {
+	f := start(t, cfgFast)
+	cases := []struct{ name, body, want string }{
+		{"no matchers", `{"matchers": [], "startsAt": "2030-01-01T00:00:00Z", "endsAt": "2030-01-02T00:00:00Z", "createdBy": "a", "comment": "c"}`, "matchers"},
+		{"bad regexp", `{"matchers": [{"name": "a", "value": "(", "isRegex": true}], "startsAt": "2030-01-01T00:00:00Z", "endsAt": "2030-01-02T00:00:00Z", "createdBy": "a", "comment": "c"}`, "matchers[0]"},
+		{"ends before start", `{"matchers": [{"name": "a", "value": "b"}], "startsAt": "2030-01-02T00:00:00Z", "endsAt": "2030-01-01T00:00:00Z", "createdBy": "a", "comment": "c"}`, "endsAt"},
+		{"no comment", `{"matchers": [{"name": "a", "value": "b"}], "startsAt": "2030-01-01T00:00:00Z", "endsAt": "2030-01-02T00:00:00Z", "createdBy": "a"}`, "comment"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, b := post(t, f.srv.URL+"/api/v2/silences", c.body)
+			if code != 400 || !strings.Contains(b, c.want) {
+				t.Fatalf("%d %s, want 400 naming %s", code, b, c.want)
+			}
+		})
+	}
+}
+
+func TestEventIntake(t *testing.T) {
+	f := start(t, cfgFast)
+	code, b := post(t, f.srv.URL+"/api/v1/events", `{"kind": "deploy", "summary": "rolled out v2", "labels": {"service": "api"}}`)
+	if code != 200 {
+		t.Fatalf("%d %s", code, b)
+	}
+	code, b = post(t, f.srv.URL+"/api/v1/events", `[{"kind": "deploy", "labels": {}}]`)
+	if code != 400 || !strings.Contains(b, "events[0].labels") {
+		t.Fatalf("%d %s", code, b)
+	}
+	evs, err := f.store.ListEvents(context.Background(), store.EventFilter{Kinds: []string{store.EventExternal}})
+	if err != nil || len(evs) != 1 || evs[0].Summary != "rolled out v2" || evs[0].Actor != "event:api" {
+		t.Fatalf("timeline: %+v %v", evs, err)
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+func FuzzDecodeAlerts(f *testing.F) {
+	f.Add([]byte(`[{"labels": {"alertname": "X"}, "startsAt": "2026-01-01T00:00:00Z"}]`))
+	f.Add([]byte(`[{"labels": {}}]`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		alerts, err := DecodeAlerts(body)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "alerts[") && !strings.HasPrefix(err.Error(), "body") {
+				t.Fatalf("error names no field: %v", err)
+			}
+			return
+		}
+		for _, a := range alerts {
+			if len(a.Labels) == 0 && a.Labels != nil {
+				continue
+			}
+		}
+	})
+}
+
+func FuzzDecodeEvents(f *testing.F) {
+	f.Add([]byte(`{"kind": "linkDown", "labels": {"switch": "sw1"}}`))
+	f.Add([]byte(`[{"kind": "x", "labels": {"a": "b"}, "severity": "critical"}]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		evs, err := DecodeEvents(body)
+		if err != nil {
+			return
+		}
+		for _, e := range evs {
+			if e.Kind == "" || len(e.Labels) == 0 {
+				t.Fatalf("accepted an event without kind or labels: %+v", e)
+			}
+		}
+	})
+}
