@@ -171,20 +171,22 @@ func renderSVG(series []Series, start, end time.Time, step time.Duration, marks 
 func niceTicks(lo, hi float64, n int) []float64 {
 	raw := (hi - lo) / float64(n)
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
-	var step float64
-	switch r := raw / mag; {
-	case r <= 1:
-		step = mag
-	case r <= 2:
-		step = 2 * mag
-	case r <= 5:
-		step = 5 * mag
-	default:
-		step = 10 * mag
+	step := 10 * mag
+	for _, m := range []float64{1, 2, 5} {
+		if m*mag >= raw*0.75 {
+			step = m * mag
+			break
+		}
 	}
 	first := math.Floor(lo/step) * step
 	var out []float64
-	for v := first; v <= hi+step*0.5 && len(out) < 3*n; v += step {
+	for i := 0; len(out) < 3*n; i++ {
+		v := first + float64(i)*step
+		if v > hi+step*0.5 {
+			break
+		}
+		// Round away float noise (0.6000000000000001).
+		v, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', 12, 64), 64)
 		out = append(out, v)
 	}
 	if len(out) < 2 {
