@@ -27,11 +27,17 @@ type Store interface {
 	// ClaimNotifications hands out up to limit pending notifications whose
 	// NextAttempt has come, oldest first, leasing them to owner until
 	// now+lease: nobody else claims them meanwhile. A lease that runs out
-	// (its owner died) makes them claimable again.
+	// (its owner died) makes them claimable again. Each claim counts one
+	// Attempt. Notifications of one incident to one receiver are handed
+	// out one at a time in ID order: a later one (a resolve) waits while
+	// an earlier one (its trigger) is pending, leased or waiting to retry.
 	ClaimNotifications(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Notification, error)
 	// FinishNotification records the outcome of a claimed notification:
 	// sent, retried at next (err != "" and next non-zero), or failed for
-	// good (err != "" and next zero). It also releases the lease.
+	// good (err != "" and next zero). It also releases the lease. It
+	// returns ErrNotFound for an unknown id and ErrConflict when the
+	// notification is no longer pending (finished by another sender after
+	// this one's lease ran out).
 	FinishNotification(ctx context.Context, id int64, at time.Time, errMsg string, next time.Time) error
 
 	// Close releases the database.
@@ -41,12 +47,16 @@ type Store interface {
 // Reader is the read side, used by the API, the UI and the postmortem.
 type Reader interface {
 	GetIncident(ctx context.Context, id string) (Incident, error)
+	// ListIncidents returns incidents newest first (CreatedAt, then ID).
 	ListIncidents(ctx context.Context, f IncidentFilter) ([]Incident, error)
-	// ListAlerts returns the stored alerts matching f.
+	// ListAlerts returns the stored alerts matching f by StartsAt, then
+	// fingerprint.
 	ListAlerts(ctx context.Context, f AlertFilter) ([]Alert, error)
 	// ListEvents returns timeline events matching f in ID order.
 	ListEvents(ctx context.Context, f EventFilter) ([]TimelineEvent, error)
+	// ListSilences returns every stored silence by StartsAt, then ID.
 	ListSilences(ctx context.Context) ([]Silence, error)
+	// ListNotifications and ListRemediationRuns return ID order.
 	ListNotifications(ctx context.Context, f NotificationFilter) ([]Notification, error)
 	ListRemediationRuns(ctx context.Context, f RemediationFilter) ([]RemediationRun, error)
 }
@@ -61,6 +71,9 @@ type Tx interface {
 	DeleteAlerts(ctx context.Context, endedBefore time.Time) (int, error)
 
 	// CreateIncident stores a new incident; inc.ID must be set and unique.
+	// It returns ErrConflict when the ID exists or when another incident of
+	// inc.GroupKey is still open (at most one open incident per group, even
+	// across instances sharing PostgreSQL).
 	CreateIncident(ctx context.Context, inc Incident) error
 	// UpdateIncident replaces the incident if its stored Version equals
 	// inc.Version, and stores it with Version+1; otherwise ErrConflict.
@@ -69,13 +82,15 @@ type Tx interface {
 	// ErrNotFound.
 	OpenIncident(ctx context.Context, groupKey string) (Incident, error)
 
-	// AddEvent appends to the timeline and returns the event's ID.
+	// AddEvent appends to the timeline and returns the event's ID. Data
+	// must be valid JSON (or empty).
 	AddEvent(ctx context.Context, e TimelineEvent) (int64, error)
 
 	PutSilence(ctx context.Context, s Silence) error
 	GetSilence(ctx context.Context, id string) (Silence, error)
 
 	// Enqueue adds a pending notification to the outbox and returns its ID.
+	// A zero NextAttempt means CreatedAt; State and Attempts are ignored.
 	Enqueue(ctx context.Context, n Notification) (int64, error)
 
 	// AddRemediationRun stores a run and returns its ID; UpdateRemediationRun

@@ -347,3 +347,56 @@ func TestPrune(t *testing.T) {
 		t.Errorf("zero retention pruned %+v %v", got, err)
 	}
 }
+
+// TestQueryPlans: the UI's, the postmortem's and the outbox's queries use
+// an index on SQLite, not a scan of the table (which would grow with it).
+func TestQueryPlans(t *testing.T) {
+	s := openSQLite(t)
+	defer s.Close()
+	tests := []struct {
+		name, query string
+		index       string
+		args        int
+	}{
+		{"claim", fmt.Sprintf(claimSQL, ""), "notifications_due", 5},
+		{"events of an incident", "SELECT " + eventCols + " FROM events WHERE incident_id = ? ORDER BY id", "events_incident", 1},
+		{"events in a window", "SELECT " + eventCols + " FROM events WHERE time >= ? AND time < ? ORDER BY id", "events_time", 2},
+		{"events tail", "SELECT " + eventCols + " FROM events WHERE id > ? ORDER BY id LIMIT 100", "PRIMARY KEY", 1},
+		{"open incidents", "SELECT " + incidentCols + " FROM incidents WHERE state IN (?, ?) ORDER BY created_at DESC, id DESC", "incidents_state_created", 2},
+		{"open incident of a group", "SELECT " + incidentCols + " FROM incidents WHERE group_key = ? AND state <> 'resolved'", "incidents_open_group", 1},
+		{"alerts of an incident", "SELECT " + alertCols + " FROM alerts WHERE incident_id = ? ORDER BY starts_at, fingerprint", "alerts_incident", 1},
+		{"runs on a server since", "SELECT " + remediationCols + " FROM remediation_runs WHERE target = ? AND created_at >= ? ORDER BY id", "remediation_target", 2},
+		{"notifications of an incident", "SELECT " + notificationCols + " FROM notifications WHERE incident_id = ? ORDER BY id", "notifications_incident", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := make([]any, tc.args)
+			for i := range args {
+				args[i] = 1
+			}
+			rows, err := s.r.Query("EXPLAIN QUERY PLAN "+tc.query, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			all := strings.Join(plan, "; ")
+			if !strings.Contains(all, tc.index) {
+				t.Errorf("plan does not use %s: %s", tc.index, all)
+			}
+			for _, step := range plan {
+				if strings.HasPrefix(step, "SCAN ") {
+					t.Errorf("plan scans a table: %s", all)
+				}
+			}
+		})
+	}
+}
