@@ -79,10 +79,11 @@ remediations:
 		firing(clk, "srv-r14-01", "HostDown", "rack", "R14"),
 		firing(clk, "srv-r12-02", "DiskFull"),
 	)
-	startWorker(t, e)
+	stop := startWorker(t, e)
 	for _, r := range listRuns(t, st, store.RemediationFilter{}) {
 		waitRun(t, st, r.ID, StatusSucceeded, StatusFailed, StatusSkipped)
 	}
+	stop() // no more log lines after this
 
 	var where = map[string]string{}
 	runs := listRuns(t, st, store.RemediationFilter{})
