@@ -88,7 +88,7 @@ type Options struct {
 type Engine struct {
 	store    store.Store
 	cfg      atomic.Pointer[Config]
-	fleet    Fleet
+	fleet    atomic.Pointer[fleetBox]
 	redfish  RedfishActuator
 	life     LifecycleSetter
 	client   *http.Client
@@ -115,7 +115,6 @@ func New(o Options) (*Engine, error) {
 	}
 	e := &Engine{
 		store:    o.Store,
-		fleet:    o.Fleet,
 		redfish:  o.Redfish,
 		life:     o.Lifecycle,
 		client:   o.HTTPClient,
@@ -153,8 +152,17 @@ func New(o Options) (*Engine, error) {
 		cfg = &Config{}
 	}
 	e.cfg.Store(cfg)
+	e.SetFleet(o.Fleet)
 	return e, nil
 }
+
+type fleetBox struct{ f Fleet }
+
+// SetFleet replaces the fleet (on an inventory reload); nil means no
+// inventory.
+func (e *Engine) SetFleet(f Fleet) { e.fleet.Store(&fleetBox{f: f}) }
+
+func (e *Engine) loadFleet() Fleet { return e.fleet.Load().f }
 
 // SetConfig replaces the remediations (on a config reload). cfg must have
 // passed Validate. Runs already decided keep going; a queued run whose
@@ -231,7 +239,7 @@ func (e *Engine) OnIncident(ctx context.Context, tx store.Tx, inc store.Incident
 			continue
 		}
 		sort.Strings(fresh)
-		d := &decision{e: e, tx: tx, r: r, inc: inc, now: now, byTarget: byTarget}
+		d := &decision{e: e, fleet: e.loadFleet(), tx: tx, r: r, inc: inc, now: now, byTarget: byTarget}
 		d.countAffected(alerts, nil)
 		// Counts only grow with more alerts: when the incident alone trips
 		// the blast radius for every new server, the rest of the store

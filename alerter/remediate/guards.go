@@ -37,6 +37,7 @@ var GuardOrder = []string{
 // decision decides one remediation for the new servers of one incident.
 type decision struct {
 	e        *Engine
+	fleet    Fleet // the fleet as it was when the decision began
 	tx       store.Tx
 	r        *Remediation
 	inc      store.Incident
@@ -77,10 +78,10 @@ func (d *decision) countAffected(alerts, active []store.Alert) {
 			return
 		}
 		d.affected[t] = true
-		if d.e.fleet == nil {
+		if d.fleet == nil {
 			return
 		}
-		if s, ok := d.e.fleet.Server(t); ok {
+		if s, ok := d.fleet.Server(t); ok {
 			if s.Rack != "" {
 				d.rackAffected[[2]string{s.Site, s.Rack}]++
 			}
@@ -103,8 +104,8 @@ func (d *decision) allTripped(targets []string) bool {
 	for _, t := range targets {
 		var srv inventory.Server
 		known := false
-		if d.e.fleet != nil {
-			srv, known = d.e.fleet.Server(t)
+		if d.fleet != nil {
+			srv, known = d.fleet.Server(t)
 		}
 		if d.blastRadius(srv, known) == "" {
 			return false
@@ -173,8 +174,8 @@ func (d *decision) check(ctx context.Context, t string) (status, reason string, 
 	kind := r.Action.Kind()
 	var srv inventory.Server
 	known := false
-	if d.e.fleet != nil {
-		srv, known = d.e.fleet.Server(t)
+	if d.fleet != nil {
+		srv, known = d.fleet.Server(t)
 		if !known {
 			return StatusSkipped, fmt.Sprintf("%s: server %q is not in the inventory", GuardInventory, t), nil
 		}
@@ -265,7 +266,7 @@ func (d *decision) blastRadius(srv inventory.Server, known bool) string {
 	}
 	if b.MaxPercentOfRack > 0 && srv.Rack != "" {
 		key := [2]string{srv.Site, srv.Rack}
-		if n, size := d.rackAffected[key], d.e.fleet.RackSize(srv.Site, srv.Rack); size > 0 {
+		if n, size := d.rackAffected[key], d.fleet.RackSize(srv.Site, srv.Rack); size > 0 {
 			if pct := 100 * float64(n) / float64(size); pct > b.MaxPercentOfRack {
 				return fmt.Sprintf("%d of %d servers (%s%%) in rack %s%s affected at once (max_percent_of_rack %g)",
 					n, size, fmtPct(pct), srv.Rack, ofSite(srv.Site), b.MaxPercentOfRack)
@@ -273,7 +274,7 @@ func (d *decision) blastRadius(srv inventory.Server, known bool) string {
 		}
 	}
 	if b.MaxPercentOfSite > 0 && srv.Site != "" {
-		if n, size := d.siteAffected[srv.Site], d.e.fleet.SiteSize(srv.Site); size > 0 {
+		if n, size := d.siteAffected[srv.Site], d.fleet.SiteSize(srv.Site); size > 0 {
 			if pct := 100 * float64(n) / float64(size); pct > b.MaxPercentOfSite {
 				return fmt.Sprintf("%d of %d servers (%s%%) in site %s affected at once (max_percent_of_site %g)",
 					n, size, fmtPct(pct), srv.Site, b.MaxPercentOfSite)
@@ -337,8 +338,8 @@ func (e *Engine) describe(r *Remediation, t string) string {
 		return fmt.Sprintf("http %s to %s", a.HTTP.Method, dest)
 	case a.Redfish != nil:
 		bmc := ""
-		if e.fleet != nil {
-			if s, ok := e.fleet.Server(t); ok {
+		if f := e.loadFleet(); f != nil {
+			if s, ok := f.Server(t); ok {
 				bmc = " through bmc " + s.BMC
 			}
 		}

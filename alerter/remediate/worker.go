@@ -207,8 +207,8 @@ func (e *Engine) document(run store.RemediationRun, r *Remediation, inc store.In
 		Incident: inc,
 		Alerts:   []store.Alert{},
 	}
-	if e.fleet != nil {
-		if s, ok := e.fleet.Server(run.Target); ok {
+	if f := e.loadFleet(); f != nil {
+		if s, ok := f.Server(run.Target); ok {
 			doc.Server = DocumentServer{
 				Hostname: s.Hostname, BMC: s.BMC, Site: s.Site, Row: s.Row, Rack: s.Rack,
 				Switch: s.Switch, SwitchPort: s.SwitchPort, Lifecycle: s.Lifecycle, Labels: s.Labels,
