@@ -382,6 +382,8 @@ func impactOf(evs []store.TimelineEvent, alerts []store.Alert, end time.Time) Im
 			}
 		}
 	}
+	// The stored alert knows its last firing exactly (the rule's times,
+	// not the alerter's): it replaces the timeline's spans it overlaps.
 	for _, a := range alerts {
 		r := rec(a.Labels)
 		to := a.EndsAt
@@ -389,13 +391,17 @@ func impactOf(evs []store.TimelineEvent, alerts []store.Alert, end time.Time) Im
 			to = end
 		}
 		from := a.StartsAt
-		if !r.open.IsZero() && (from.IsZero() || r.open.Before(from)) && len(r.spans) == 0 {
-			from = r.open
+		if from.IsZero() || !to.After(from) {
+			continue
 		}
+		kept := r.spans[:0]
+		for _, s := range r.spans {
+			if s.to.Before(from) {
+				kept = append(kept, s)
+			}
+		}
+		r.spans = append(kept, span{from, to})
 		r.open = time.Time{}
-		if !from.IsZero() && to.After(from) {
-			r.spans = append(r.spans, span{from, to})
-		}
 	}
 	for _, r := range recs {
 		if !r.open.IsZero() {
@@ -510,19 +516,24 @@ func orDash(s string) string {
 	return s
 }
 
-// fmtDur prints a duration rounded to the second, with days.
+// fmtDur prints a duration rounded to the second: 2m, 1h5m, 3d4h, 45s.
 func fmtDur(d time.Duration) string {
 	d = d.Round(time.Second)
 	if d < 0 {
 		return "-" + fmtDur(-d)
 	}
-	if d >= 24*time.Hour {
-		days := d / (24 * time.Hour)
-		rest := d - days*24*time.Hour
-		if rest == 0 {
-			return fmt.Sprintf("%dd", days)
-		}
-		return fmt.Sprintf("%dd%s", days, rest)
+	if d == 0 {
+		return "0s"
 	}
-	return d.String()
+	var b strings.Builder
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if n := d / u.d; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.name)
+			d -= n * u.d
+		}
+	}
+	return b.String()
 }

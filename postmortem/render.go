@@ -109,8 +109,8 @@ func entryWhat(e Entry) string {
 	if e.Count > 1 && e.Collapsed != CollapsedFlapping && e.Collapsed != CollapsedGroup && e.Collapsed != CollapsedOmitted {
 		s += fmt.Sprintf(" (×%d)", e.Count)
 	}
-	if e.Actor != "" && strings.HasPrefix(e.Actor, "user:") {
-		s += " — " + strings.TrimPrefix(e.Actor, "user:")
+	if who, ok := strings.CutPrefix(e.Actor, "user:"); ok && !strings.Contains(s, who) {
+		s += " — " + who
 	}
 	return s
 }

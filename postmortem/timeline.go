@@ -198,8 +198,25 @@ func buildTimeline(ctx context.Context, src Sources, sel Selection, c Collapse) 
 		if err != nil {
 			return Timeline{}, fmt.Errorf("events %s to %s: %w", fmtTime(sel.From), fmtTime(sel.To), err)
 		}
+		// An event without labels (an acknowledgement, a note, a page) is
+		// matched on its incident's labels; a fleet-wide one (a config
+		// reload) always belongs.
+		incLabels := map[string]map[string]string{}
 		for _, e := range evs {
-			if len(e.Labels) == 0 || matchAll(sel.Matchers, e.Labels) {
+			ls := e.Labels
+			if len(ls) == 0 && e.IncidentID != "" && len(sel.Matchers) > 0 {
+				il, ok := incLabels[e.IncidentID]
+				if !ok {
+					inc, err := src.Store.GetIncident(ctx, e.IncidentID)
+					if err != nil {
+						tl.warn("incident %q of event %d: %v", e.IncidentID, e.ID, err)
+					}
+					il = inc.Labels
+					incLabels[e.IncidentID] = il
+				}
+				ls = il
+			}
+			if len(ls) == 0 && e.IncidentID == "" || matchAll(sel.Matchers, ls) {
 				raw = append(raw, tl.entryOf(e))
 			}
 		}
