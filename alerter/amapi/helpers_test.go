@@ -33,7 +33,7 @@ type fixture struct {
 // start runs an engine on SQLite with one PagerDuty receiver "pd" posting
 // to a pdtest endpoint, serves the API on a loopback httptest server, and
 // stops everything when the test ends.
-func start(t *testing.T, cfgYAML string) *fixture {
+func start(t testing.TB, cfgYAML string) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlstore.OpenSQLite(filepath.Join(dir, "alerter.db"), sqlstore.Options{})
