@@ -113,7 +113,11 @@ func renderSVG(series []Series, start, end time.Time, step time.Duration, marks 
 	for _, tt := range timeTicks(start, end, 6) {
 		xx := x(tt)
 		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%d" y2="%d"/>`, xx, xx, padT, graphH-padB)
-		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d" text-anchor="middle">%s</text>`, xx, graphH-6, tt.UTC().Format("15:04"))
+		anchor := "middle"
+		if xx > graphW-padR-16 {
+			anchor = "end"
+		}
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d" text-anchor="%s">%s</text>`, xx, graphH-6, anchor, tt.UTC().Format("15:04"))
 	}
 	// Series.
 	legend := make([]legendItem, 0, len(series))
