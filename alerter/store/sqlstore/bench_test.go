@@ -251,10 +251,10 @@ func fillEvents(s *Store, n int, t0 time.Time) error {
 		FROM g`
 	case dialectPostgres:
 		q = `INSERT INTO events (incident_id, time, kind, actor, summary, labels, data)
-		SELECT format('inc-%s', lpad((i % 1000)::text, 4, '0')), $2 + i * $3, 'alert_firing', 'rule:HostDown',
+		SELECT format('inc-%s', lpad((i % 1000)::text, 4, '0')), $2::bigint + i::bigint * $3::bigint, 'alert_firing', 'rule:HostDown',
 			'host unreachable', format('{"instance":"srv-%s","rack":"R%s"}', lpad((i % 40000)::text, 5, '0'), lpad((i % 40)::text, 2, '0'))::json,
 			format('{"n":%s}', i)::json
-		FROM generate_series(0, $1 - 1) AS i`
+		FROM generate_series(0, $1::int - 1) AS i`
 	}
 	ctx := context.Background()
 	if _, err := s.w.ExecContext(ctx, q, n, t0.UnixNano(), step); err != nil {
