@@ -2,6 +2,8 @@ package alerter
 
 import (
 	"fmt"
+
+	"github.com/fleetwatch/fleetwatch/alerter/store"
 	"sort"
 	"strings"
 	"time"
@@ -12,8 +14,8 @@ import (
 // trap, a SwitchDown alert) came.
 type correlator struct {
 	cfg      *Correlation
-	clusters map[string]*cluster    // "switch=sw-r12"
-	seen     map[string][]sighting  // "rack=R12" → recent alerts there
+	clusters map[string]*cluster      // "switch=sw-r12"
+	seen     map[string][]sighting    // "rack=R12" → recent alerts there
 	byAlert  map[*alertEntry][]string // topology keys an alert was counted under
 }
 
@@ -29,6 +31,9 @@ type cluster struct {
 	cause             string // the first upstream signal's description
 	causeAt           time.Time
 	group             *group
+	// pending holds upstream events seen before the cluster's incident
+	// opened; they go on its timeline when it does.
+	pending []store.TimelineEvent
 }
 
 func newCorrelator() *correlator {

@@ -47,6 +47,7 @@ func (e *Engine) HandleEvent(ctx context.Context, ev events.Event) error {
 	}
 	b := e.newBatch(now)
 	incID := ""
+	var upstream *cluster
 	switch ev.Kind {
 	case EventMaintenanceStart, EventMaintenanceEnd:
 		if err := e.maintenanceEvent(b, ev, now); err != nil {
@@ -64,6 +65,7 @@ func (e *Engine) HandleEvent(ctx context.Context, ev events.Event) error {
 					cause = fmt.Sprintf("%s %s port %s %s", l, v, p, describeKind(ev.Kind))
 				}
 				cl := e.corr.signal(l, v, cause, ev.Time, now)
+				upstream = cl
 				if g := cl.group; g != nil && e.groups[g.key] == g {
 					incID = e.renameCluster(b, g, now)
 				}
@@ -79,8 +81,19 @@ func (e *Engine) HandleEvent(ctx context.Context, ev events.Event) error {
 	if summary == "" {
 		summary = fmt.Sprintf("%s %s from %s", ev.Source, ev.Kind, deviceOf(ev.Labels))
 	}
-	b.event(store.TimelineEvent{IncidentID: incID, Time: ev.Time, Kind: store.EventExternal, Actor: "event:" + ev.Source,
-		Summary: summary, Labels: ev.Labels, Data: data})
+	tev := store.TimelineEvent{IncidentID: incID, Time: ev.Time, Kind: store.EventExternal, Actor: "event:" + ev.Source,
+		Summary: summary, Labels: ev.Labels, Data: data}
+	switch {
+	case incID == "" && upstream != nil && upstream.group != nil:
+		// Its incident is about to open (group_wait): it goes on that
+		// timeline then.
+		upstream.pending = append(upstream.pending, tev)
+	case incID == "" && upstream != nil:
+		b.event(tev)
+		upstream.pending = append(upstream.pending, tev)
+	default:
+		b.event(tev)
+	}
 	e.flushDueLocked(b, now)
 	e.metrics.events.WithLabelValues(ev.Source).Inc()
 	return e.commit(ctx, b)

@@ -314,6 +314,13 @@ func (e *Engine) openIncident(b *batch, g *group, firing []*alertEntry, now time
 	b.createIncident(inc)
 	b.event(store.TimelineEvent{IncidentID: inc.ID, Kind: store.EventIncidentCreated, Labels: inc.Labels,
 		Summary: fmt.Sprintf("incident opened: %s (receiver %s)", inc.Title, inc.Receiver)})
+	if g.cluster != nil {
+		for _, ev := range g.cluster.pending {
+			ev.IncidentID = inc.ID
+			b.event(ev)
+		}
+		g.cluster.pending = nil
+	}
 	e.metrics.incidentsOpened.Inc()
 }
 

@@ -61,7 +61,6 @@ func (e *Engine) Notify(ctx context.Context, expr string, alerts ...*rules.Alert
 	}
 }
 
-
 func (e *Engine) ingest(ctx context.Context, alerts []store.Alert, source string, api bool) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
