@@ -61,6 +61,7 @@ func newHTMLTemplate() *template.Template {
 		"join":  strings.Join,
 		"inc":   func(i int) int { return i + 1 },
 		"color": markColor,
+		"scolor": seriesColor,
 		"label": labelString,
 		"dash":  orDash,
 		"impactCounts": func(im *IncidentMetrics) string {
@@ -136,7 +137,7 @@ th{background:#f5f5f5}.meta{color:#555}.muted{color:#777}.tl td:first-child{whit
 <p class="muted"><code>{{.Expr}}</code>{{if .Threshold}} · threshold {{.Threshold}}{{end}}</p>
 {{.SVG}}
 <p class="legend">{{range $i, $m := .Marks}}<span style="color:{{color $m.Kind}}">{{inc $i}} {{$m.Label}} {{ts $m.Time}}</span> {{end}}</p>
-<p class="legend muted">{{range .Series}}<span>{{.Name}}</span> {{end}}</p>
+<p class="legend muted">{{range $i, $s := .Series}}<span><span style="color:{{scolor $i}}">■</span> {{$s.Name}}</span> {{end}}</p>
 {{end}}{{end}}
 {{end}}
 <h2 id="timeline">Timeline</h2>

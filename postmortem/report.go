@@ -260,7 +260,10 @@ func rootCauses(inc store.Incident, m IncidentMetrics, tl Timeline) []Candidate 
 		case e.Category == CatAlert && e.Labels["alertname"] != "":
 			what = "alert " + alertString(e.Labels)
 		case (e.Category == CatTrap || e.Category == CatHardwareLog) && severityRank(e.Severity) >= 2:
-			what = fmt.Sprintf("%s %s on %s: %s", strings.ReplaceAll(e.Source, "_", " "), e.Kind, orDash(deviceOf(e.Labels)), e.Summary)
+			what = fmt.Sprintf("%s %s: %s", strings.ReplaceAll(e.Source, "_", " "), e.Kind, e.Summary)
+			if d := deviceOf(e.Labels); d != "" {
+				what = fmt.Sprintf("%s %s on %s: %s", strings.ReplaceAll(e.Source, "_", " "), e.Kind, d, e.Summary)
+			}
 		case e.Category == CatChange || e.Category == CatLifecycle:
 			what = fmt.Sprintf("change: %s", e.Summary)
 		default:
