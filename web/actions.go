@@ -186,7 +186,7 @@ func (u *UI) createSilence(w http.ResponseWriter, r *http.Request, p principal, 
 		u.errorPage(w, r, p, http.StatusBadRequest, "Silence not created: "+err.Error())
 		return
 	}
-	s.CreatedBy = p.actor()
+	s.CreatedBy = p.Name
 	id, err := u.o.Actions.CreateSilence(r.Context(), s, p.actor())
 	u.countAction("silence", err)
 	if err != nil {

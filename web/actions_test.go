@@ -70,7 +70,7 @@ func TestActions(t *testing.T) {
 			check: func(t *testing.T, st store.Store) {
 				ss, _ := st.ListSilences(ctx)
 				i := slices.IndexFunc(ss, func(s store.Silence) bool { return s.Comment == "recabling" })
-				if i < 0 || !ss[i].EndsAt.Equal(testNow.Add(90*time.Minute)) || ss[i].CreatedBy != "user:anonymous" {
+				if i < 0 || !ss[i].EndsAt.Equal(testNow.Add(90*time.Minute)) || ss[i].CreatedBy != "anonymous" {
 					t.Errorf("silence stored: %+v", ss)
 				}
 			}},
