@@ -355,6 +355,14 @@ func newFixture(t testing.TB, mod func(*Options)) *fixture {
 	return f
 }
 
+// newServer serves ui on a loopback test server and returns its URL.
+func newServer(t testing.TB, ui *UI) string {
+	t.Helper()
+	srv := httptest.NewServer(ui.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 // client is a browser-like HTTP client: it keeps cookies and does not
 // follow redirects (tests look at them).
 func (f *fixture) client(t testing.TB) *http.Client {
