@@ -54,16 +54,16 @@ func renderHTML(w io.Writer, r Report) error {
 
 func newHTMLTemplate() *template.Template {
 	return template.Must(template.New("report").Funcs(template.FuncMap{
-		"ts":    ts,
-		"when":  entryWhen,
-		"what":  entryWhat,
-		"dur":   func(s float64) string { return fmtDur(time.Duration(s * float64(time.Second))) },
-		"join":  strings.Join,
-		"inc":   func(i int) int { return i + 1 },
-		"color": markColor,
+		"ts":     ts,
+		"when":   entryWhen,
+		"what":   entryWhat,
+		"dur":    func(s float64) string { return fmtDur(time.Duration(s * float64(time.Second))) },
+		"join":   strings.Join,
+		"inc":    func(i int) int { return i + 1 },
+		"color":  markColor,
 		"scolor": seriesColor,
-		"label": labelString,
-		"dash":  orDash,
+		"label":  labelString,
+		"dash":   orDash,
 		"impactCounts": func(im *IncidentMetrics) string {
 			return impactCounts(im.Impact)
 		},

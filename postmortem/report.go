@@ -73,10 +73,7 @@ func BuildReport(ctx context.Context, src Sources, incidentID string, o ReportOp
 		return Report{}, err
 	}
 	inc := *tl.Incident
-	evs, err := src.Store.ListEvents(ctx, store.EventFilter{IncidentID: inc.ID})
-	if err != nil {
-		return Report{}, fmt.Errorf("incident %q: timeline: %w", inc.ID, err)
-	}
+	evs := tl.events
 	runs, err := src.Store.ListRemediationRuns(ctx, store.RemediationFilter{IncidentID: inc.ID})
 	if err != nil {
 		return Report{}, fmt.Errorf("incident %q: remediation runs: %w", inc.ID, err)

@@ -129,8 +129,10 @@ type Timeline struct {
 	// Warnings say what could not be read; the timeline goes on without it.
 	Warnings []string `json:"warnings,omitempty"`
 
-	// alerts are the incident's stored alerts (for metrics and the report).
+	// alerts and events are the incident's stored alerts and timeline
+	// events (for metrics and the report).
 	alerts []store.Alert
+	events []store.TimelineEvent
 }
 
 // BuildTimeline reads and merges everything the selection covers, in time
@@ -172,7 +174,7 @@ func buildTimeline(ctx context.Context, src Sources, sel Selection, c Collapse) 
 		if err != nil {
 			return Timeline{}, fmt.Errorf("incident %q: alerts: %w", inc.ID, err)
 		}
-		tl.alerts = alerts
+		tl.alerts, tl.events = alerts, evs
 		start, end := incidentSpan(inc, evs, alerts, src.now())
 		tl.From, tl.To = start.Add(-c.Before), end.Add(c.After)
 		for _, e := range evs {
@@ -180,7 +182,8 @@ func buildTimeline(ctx context.Context, src Sources, sel Selection, c Collapse) 
 		}
 		// Fleet-level events on the incident's devices, and changes.
 		devs := deviceKeys(inc.Labels, alerts)
-		fleet, err := src.Store.ListEvents(ctx, store.EventFilter{Since: tl.From, Until: tl.To})
+		fleet, err := src.Store.ListEvents(ctx, store.EventFilter{Since: tl.From, Until: tl.To,
+			Kinds: []string{store.EventExternal, store.EventConfigReload, store.EventLifecycle}})
 		if err != nil {
 			tl.warn("fleet events %s to %s: %v", fmtTime(tl.From), fmtTime(tl.To), err)
 		}
