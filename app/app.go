@@ -48,16 +48,17 @@ type Options struct {
 
 // Server is a running fleetwatch.
 type Server struct {
-	o       Options
-	logger  *slog.Logger
-	reg     *prometheus.Registry
-	gen     *generations
-	store   *pipeline.Store
-	sched   *fwcollectors.Scheduler
-	rules   *rules.Engine
-	anomaly *anomalyRunner
-	events  *eventSink
-	closers []closer // collectors of the running config to close on replace
+	o        Options
+	logger   *slog.Logger
+	reg      *prometheus.Registry
+	gen      *generations
+	store    *pipeline.Store
+	sched    *fwcollectors.Scheduler
+	rules    *rules.Engine
+	anomaly  *anomalyRunner
+	alerting *alerting
+	events   *eventSink
+	closers  []closer // collectors of the running config to close on replace
 	// inventory is the fleet model of the running config (nil: none).
 	inventory atomic.Pointer[inventory.Inventory]
 	// simulated is the inventory of the simulated fleet (nil: none).
@@ -104,6 +105,17 @@ func Run(ctx context.Context, o Options) error {
 		}
 		s.logger.Info("TSDB closed")
 	}()
+
+	s.alerting, err = openAlerting(ctx, cfg, s.inventory.Load, s.logger, s.reg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := s.alerting.store.Close(); err != nil {
+			s.logger.Error("closing the alert store", "err", err)
+		}
+	}()
+	s.events.setNext(s.alerting.engine)
 
 	engine := promapi.NewEngine(promapi.EngineOptions{
 		Timeout:       time.Duration(cfg.Query.Timeout),
@@ -189,7 +201,9 @@ func Run(ctx context.Context, o Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
-	// Sinks before sources: storage is open, rules next, collectors last.
+	// Sinks before sources: storage is open, the alerter next, then rules,
+	// collectors last.
+	g.Go(func() error { return s.alerting.run(gctx, time.Duration(cfg.Alerting.Retention)) })
 	g.Go(func() error { return s.rules.Run(gctx) })
 	g.Go(func() error { return s.anomaly.run(gctx) })
 	g.Go(func() error { return s.sched.Run(gctx) })
@@ -331,6 +345,11 @@ func (s *Server) apply(cfg *config.Config) error {
 	if err := s.rules.Load(ruleFiles); err != nil {
 		return err
 	}
+	if s.cfg != cfg { // a reload: the alerting files may have changed too
+		if err := s.alerting.apply(cfg, mergeInventories(inv, nil), s.logger, reg); err != nil {
+			return err
+		}
+	}
 	s.anomaly.swap(evaluator)
 	s.gen.set(reg)
 	s.sched.Update(jobs)
@@ -401,9 +420,8 @@ func (s *Server) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(prometheus.Gatherers{s.reg, s.gen}, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelError)})
 }
 
-// sendAlerts receives the alerts of fleetwatch's rules and anomaly rules.
+// sendAlerts hands the alerts of fleetwatch's rules and anomaly rules to
+// the alerter.
 func (s *Server) sendAlerts(ctx context.Context, expr string, alerts ...*promrules.Alert) {
-	for _, a := range alerts {
-		s.logger.Debug("alert", "expr", expr, "labels", a.Labels.String(), "state", a.State.String())
-	}
+	s.alerting.engine.Notify(ctx, expr, alerts...)
 }

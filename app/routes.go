@@ -9,6 +9,9 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/fleetwatch/fleetwatch/alerter/amapi"
+	"github.com/fleetwatch/fleetwatch/alerter/incidentapi"
+
 	fwcollectors "github.com/fleetwatch/fleetwatch/collectors"
 	"github.com/fleetwatch/fleetwatch/internal/buildinfo"
 	"github.com/fleetwatch/fleetwatch/pipeline/promapi"
@@ -36,6 +39,8 @@ func (s *Server) routes(api *promapi.API) http.Handler {
 		fmt.Fprintln(w, "configuration reloaded.")
 	})
 	api.Register(mux)
+	amapi.New(amapi.Options{Engine: s.alerting.engine, Logger: s.logger.With("component", "amapi"), Authorize: s.authorize}).Register(mux)
+	incidentapi.New(incidentapi.Options{Engine: s.alerting.engine, Reader: s.alerting.store, Tokens: s.alerting.tokens, Logger: s.logger.With("component", "incidentapi")}).Register(mux)
 	mux.HandleFunc("GET /{$}", s.statusPage)
 	// Go's profiler, as Prometheus serves it, for memory and CPU questions.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -112,4 +117,13 @@ func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
 	_ = statusTemplate.Execute(w, map[string]any{
 		"Version": buildinfo.Get().Version, "Config": cfgFile, "Data": data, "Targets": targets,
 	})
+}
+
+// authorize checks the API token of a request to the Alertmanager API when
+// alerting.tokens_file is set; without it every request may read and write.
+func (s *Server) authorize(r *http.Request, write bool) (string, error) {
+	if s.alerting.tokens == nil {
+		return "anonymous", nil
+	}
+	return s.alerting.tokens.Check(r, write)
 }

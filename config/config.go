@@ -61,6 +61,8 @@ type Config struct {
 	SNMPAuths snmp.Auths `yaml:"snmp_auths"`
 	// SNMPTraps enables the SNMP trap receiver when present.
 	SNMPTraps *traps.Config `yaml:"snmp_traps"`
+	// Alerting configures incidents, routing, paging and remediation.
+	Alerting AlertingConfig `yaml:"alerting"`
 	// Simulate, when present, runs a simulated datacenter on loopback and
 	// adds it to the inventory (demos and trials; see docs/simulate.md).
 	Simulate *SimulateConfig `yaml:"simulate"`
@@ -110,6 +112,37 @@ type RuleQueryConfig struct {
 	URL string `yaml:"url"`
 	// Timeout bounds one query (default: the evaluation interval).
 	Timeout model.Duration `yaml:"timeout"`
+}
+
+// AlertingConfig points at the alerter's files and store.
+type AlertingConfig struct {
+	// ConfigFile is Alertmanager-shaped: route, receivers, inhibit_rules,
+	// time_intervals, plus fleetwatch's correlation, maintenance and outbox
+	// (docs/alerter.md). Empty: every alert goes to one receiver that
+	// records incidents and pages nobody.
+	ConfigFile string `yaml:"config_file"`
+	// RemediationFile lists the guarded remediations (docs/remediation.md).
+	RemediationFile string `yaml:"remediation_file"`
+	// TokensFile holds the API's bearer tokens (docs/api/incidents.md).
+	// Empty: the incidents API and the UI take no token, with write access
+	// (for a server listening on loopback only).
+	TokensFile string           `yaml:"tokens_file"`
+	Store      AlertStoreConfig `yaml:"store"`
+	// Retention deletes timeline events, resolved alerts, finished
+	// notifications and remediation runs older than this (default 90d).
+	Retention model.Duration `yaml:"retention"`
+}
+
+// AlertStoreConfig chooses where incidents live.
+type AlertStoreConfig struct {
+	// Path is the SQLite file (default <storage.path>/alerter.db).
+	Path string `yaml:"path"`
+	// PostgresDSNFile holds a PostgreSQL DSN; set, PostgreSQL is used
+	// instead of SQLite (several instances may share it).
+	PostgresDSNFile string `yaml:"postgres_dsn_file"`
+	// Synchronous is SQLite's durability: full (default, survives power
+	// loss) or normal (survives a crash of fleetwatch).
+	Synchronous string `yaml:"synchronous"`
 }
 
 // SimulateConfig sizes the simulated fleet.
@@ -284,6 +317,17 @@ func (c *Config) Validate() error {
 		if err := c.SNMPTraps.Validate(); err != nil {
 			bad(0, "snmp_traps", "%v", err)
 		}
+	}
+	switch c.Alerting.Store.Synchronous {
+	case "", "full", "normal":
+	default:
+		bad(0, "alerting.store.synchronous", "%q is not full or normal", c.Alerting.Store.Synchronous)
+	}
+	if c.Alerting.Retention < 0 {
+		bad(0, "alerting.retention", "must not be negative")
+	}
+	if c.Alerting.Retention == 0 {
+		c.Alerting.Retention = model.Duration(90 * 24 * time.Hour)
 	}
 	if sim := c.Simulate; sim != nil {
 		if sim.Sites < 0 || sim.RacksPerSite < 0 || sim.ServersPerRack < 0 || sim.ServersPerRack > 48 {

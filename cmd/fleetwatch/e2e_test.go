@@ -100,6 +100,8 @@ server:
 storage:
   path: data
 rule_files: [rules.yml]
+alerting:
+  config_file: alerting.yml
 jobs:
   - job_name: host
     type: host
@@ -121,6 +123,10 @@ jobs:
         expr: up == 1
 `
 	if err := os.WriteFile(filepath.Join(dir, "rules.yml"), []byte(ruleFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	alerting := "route:\n  receiver: record\n  group_by: [alertname]\n  group_wait: 0s\nreceivers:\n  - name: record\n"
+	if err := os.WriteFile(filepath.Join(dir, "alerting.yml"), []byte(alerting), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var logs strings.Builder
@@ -165,6 +171,19 @@ jobs:
 	})
 	if code, body := get(t, base+"/api/v1/rules"); code != 200 || !strings.Contains(body, `"name":"e2e"`) {
 		t.Fatalf("/api/v1/rules: %d %s", code, body)
+	}
+	// The firing rule reaches the alerter: an incident opens, and the
+	// Alertmanager API lists the alerts.
+	waitFor(t, 15*time.Second, "an incident for TargetUp", func() bool {
+		_, body := get(t, base+"/api/v1/incidents")
+		return strings.Contains(body, "TargetUp")
+	})
+	if code, body := get(t, base+"/api/v2/alerts"); code != 200 || !strings.Contains(body, `"alertname":"TargetUp"`) {
+		t.Fatalf("/api/v2/alerts: %d %s", code, body)
+	}
+	var cliOut, cliErr strings.Builder
+	if code := run([]string{"incidents", "list", "--url", base}, &cliOut, &cliErr); code != 0 || !strings.Contains(cliOut.String(), "TargetUp") {
+		t.Fatalf("fleetwatch incidents list: exit %d\n%s%s", code, cliOut.String(), cliErr.String())
 	}
 
 	// A broken config: reload fails, the old one keeps running.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/fleetwatch/fleetwatch/alerter/incidentapi"
 	"github.com/fleetwatch/fleetwatch/app"
 	"github.com/fleetwatch/fleetwatch/config"
 	"github.com/fleetwatch/fleetwatch/internal/buildinfo"
@@ -63,12 +64,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// Each area's commands live in a file of their own (cmd/fleetwatch/<area>.go)
 	// and register here: full command name → what it runs.
 	more := map[string]func() int{}
-	for _, register := range []func(*kingpin.Application, io.Writer, io.Writer) map[string]func() int{backtestCommands, deviceCommands, simulateCommands} {
+	for _, register := range []func(*kingpin.Application, io.Writer, io.Writer) map[string]func() int{backtestCommands, deviceCommands, simulateCommands, incidentCommands} {
 		for name, f := range register(a, stdout, stderr) {
 			more[name] = f
 		}
 	}
 
+	// `incidents` takes flags of its own, which kingpin must not parse.
+	if len(args) > 0 && args[0] == "incidents" {
+		return incidentapi.RunCLI(args[1:], stdout, stderr)
+	}
 	cmd, err := a.Parse(args)
 	if exitCode >= 0 {
 		return exitCode
