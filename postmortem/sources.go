@@ -206,7 +206,7 @@ func RulesFromFiles(files []string) (RuleLookup, error) {
 	for _, f := range files {
 		rgs, errs := rules.ParseRuleFile(f, false, nil, nil)
 		if len(errs) > 0 {
-			return nil, fmt.Errorf("rule file %s: %w", f, errors.Join(errs...))
+			return nil, fmt.Errorf("rule files: %w", errors.Join(errs...)) // each error names its file
 		}
 		for _, g := range rgs.Groups {
 			for _, r := range g.Rules {

@@ -238,6 +238,9 @@ func buildTimeline(ctx context.Context, src Sources, sel Selection, c Collapse) 
 	if tl.Entries == nil {
 		tl.Entries = []Entry{}
 	}
+	for _, w := range tl.Warnings {
+		src.logger().Warn("timeline built without part of its input", "selection", tl.Selection, "detail", w)
+	}
 	return tl, nil
 }
 
