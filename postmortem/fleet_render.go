@@ -41,6 +41,25 @@ func secs(s float64) string {
 
 func pct(f float64) string { return fmt.Sprintf("%.0f%%", f*100) }
 
+// rate is the success rate, "-" when no run acted.
+func rate(r RemediationRate) string {
+	if r.Succeeded+r.Failed+r.Escalated == 0 {
+		return "-"
+	}
+	return pct(r.SuccessRate)
+}
+
+// skipped is the skip count with the guards that decided.
+func skipped(r RemediationRate) string {
+	if r.Skipped == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d (%s)", r.Skipped, skippedBy(r.SkippedBy))
+}
+
+// barWidth draws a shift's pages as a bar of 8 px a page, at most 400.
+func barWidth(pages int) int { return min(pages*8, 400) }
+
 func skippedBy(m map[string]int) string {
 	var parts []string
 	for _, k := range sortedIntKeys(m) {
@@ -95,13 +114,13 @@ func renderFleetMarkdown(w *bufio.Writer, fs FleetSummary) {
 	}
 	p("| action | runs | succeeded | failed | escalated | skipped (by guard) | success rate |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range fs.Remediation {
-		p("| %s | %d | %d | %d | %d | %d %s | %s |\n", mdCell(r.Action), r.Runs, r.Succeeded, r.Failed, r.Escalated, r.Skipped, mdCell(skippedBy(r.SkippedBy)), pct(r.SuccessRate))
+		p("| %s | %d | %d | %d | %d | %s | %s |\n", mdCell(r.Action), r.Runs, r.Succeeded, r.Failed, r.Escalated, mdCell(skipped(r)), rate(r))
 	}
 }
 
 func newFleetTemplate() *template.Template {
 	return template.Must(template.New("fleet").Funcs(template.FuncMap{
-		"ts": ts, "secs": secs, "pct": pct, "skippedBy": skippedBy,
+		"ts": ts, "secs": secs, "rate": rate, "skipped": skipped, "bar": barWidth,
 	}).Parse(fleetHTML))
 }
 
@@ -133,7 +152,7 @@ table{border-collapse:collapse;width:100%;margin:.5em 0}th,td{border:1px solid #
 {{end}}</table>{{else}}<p>None.</p>{{end}}
 <h2>Pages per on-call shift ({{.ShiftLength}})</h2>
 <table><tr><th>shift start (UTC)</th><th>end</th><th>pages</th><th>incidents</th></tr>
-{{range .PagesPerShift}}<tr><td>{{ts .Start}}</td><td>{{ts .End}}</td><td><span class="bar" style="width:{{.Pages}}px"></span> {{.Pages}}</td><td>{{.Incidents}}</td></tr>
+{{range .PagesPerShift}}<tr><td>{{ts .Start}}</td><td>{{ts .End}}</td><td><span class="bar" style="width:{{bar .Pages}}px"></span> {{.Pages}}</td><td>{{.Incidents}}</td></tr>
 {{end}}</table>
 <h2>MTTA / MTTR per route (buckets of {{.TrendBucket}})</h2>
 <table><tr><th>route</th><th>bucket start</th><th>incidents</th><th>acknowledged</th><th>MTTA</th><th>resolved</th><th>MTTR</th></tr>
@@ -145,7 +164,7 @@ table{border-collapse:collapse;width:100%;margin:.5em 0}th,td{border:1px solid #
 {{end}}{{end}}</table>
 <h2>Remediation success rates</h2>
 {{if .Remediation}}<table><tr><th>action</th><th>runs</th><th>succeeded</th><th>failed</th><th>escalated</th><th>skipped (by guard)</th><th>success rate</th></tr>
-{{range .Remediation}}<tr><td>{{.Action}}</td><td>{{.Runs}}</td><td>{{.Succeeded}}</td><td>{{.Failed}}</td><td>{{.Escalated}}</td><td>{{.Skipped}} {{skippedBy .SkippedBy}}</td><td>{{pct .SuccessRate}}</td></tr>
+{{range .Remediation}}<tr><td>{{.Action}}</td><td>{{.Runs}}</td><td>{{.Succeeded}}</td><td>{{.Failed}}</td><td>{{.Escalated}}</td><td>{{skipped .}}</td><td>{{rate .}}</td></tr>
 {{end}}</table>{{else}}<p>No remediation ran.</p>{{end}}
 </body>
 </html>
