@@ -24,6 +24,9 @@ type HandlerOptions struct {
 	Fleet  FleetOptions
 	// Timeout bounds building one report (default 30 s).
 	Timeout time.Duration
+	// Auth, when set, wraps every route: the API's read-token check (it
+	// answers 401/403 itself and calls next for an allowed request).
+	Auth func(next http.Handler) http.Handler
 }
 
 // Handler serves postmortems, timelines and fleet reports:
@@ -34,8 +37,8 @@ type HandlerOptions struct {
 //	GET /api/v1/reports/fleet?from=&to=&format=&shift=&shift_start=&tz=&bucket=&top=&flap_threshold=
 //
 // Errors are JSON in the Prometheus API's shape: {"status":"error",
-// "errorType":"not_found"|"bad_data"|"internal","error":"…"}. The handler
-// does no authentication: mount it behind the API's auth middleware.
+// "errorType":"not_found"|"bad_data"|"internal","error":"…"}. Every route
+// goes through HandlerOptions.Auth, the API's token check.
 type Handler struct {
 	src      Sources
 	o        HandlerOptions
@@ -80,10 +83,14 @@ func NewHandler(src Sources, o HandlerOptions) (*Handler, error) {
 
 // Register adds the handler's routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.Handle("GET /api/v1/incidents/{id}/postmortem", h.wrap("postmortem", h.postmortem))
-	mux.Handle("GET /api/v1/incidents/{id}/timeline", h.wrap("incident_timeline", h.incidentTimeline))
-	mux.Handle("GET /api/v1/timeline", h.wrap("timeline", h.timeline))
-	mux.Handle("GET /api/v1/reports/fleet", h.wrap("fleet", h.fleet))
+	auth := h.o.Auth
+	if auth == nil {
+		auth = func(next http.Handler) http.Handler { return next }
+	}
+	mux.Handle("GET /api/v1/incidents/{id}/postmortem", auth(h.wrap("postmortem", h.postmortem)))
+	mux.Handle("GET /api/v1/incidents/{id}/timeline", auth(h.wrap("incident_timeline", h.incidentTimeline)))
+	mux.Handle("GET /api/v1/timeline", auth(h.wrap("timeline", h.timeline)))
+	mux.Handle("GET /api/v1/reports/fleet", auth(h.wrap("fleet", h.fleet)))
 }
 
 // ServeHTTP serves the routes Register adds.

@@ -144,3 +144,33 @@ func TestHTMLIsSelfContained(t *testing.T) {
 		}
 	}
 }
+
+func TestHandlerHonoursAuth(t *testing.T) {
+	src := Sources{Store: openStore(t)}
+	h, err := NewHandler(src, HandlerOptions{Auth: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "Bearer good" {
+				http.Error(w, "a valid bearer token is required", http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		token string
+		code  int
+	}{{"", 401}, {"Bearer bad", 401}, {"Bearer good", 404}} {
+		req := httptest.NewRequest(http.MethodGet, "/api/v1/incidents/inc-x/postmortem", nil)
+		if c.token != "" {
+			req.Header.Set("Authorization", c.token)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != c.code {
+			t.Errorf("token %q: status %d, want %d", c.token, rec.Code, c.code)
+		}
+	}
+}
