@@ -62,12 +62,17 @@ type Server struct {
 	failures []failure
 	notify   chan struct{}
 	seq      int
+	// stall is how many of the next requests are held; held counts the
+	// requests waiting now; release is closed by Release.
+	stall   int
+	held    int
+	release chan struct{}
 }
 
 // NewServer starts the endpoint on 127.0.0.1; it stops when the test ends.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{alerts: map[string]*Alert{}, notify: make(chan struct{})}
+	s := &Server{alerts: map[string]*Alert{}, notify: make(chan struct{}), release: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v2/enqueue", s.enqueue)
 	mux.HandleFunc("POST /v2/change/enqueue", s.change)
@@ -88,6 +93,82 @@ func (s *Server) FailNext(n, status int, retryAfter string) {
 	for range n {
 		s.failures = append(s.failures, failure{status, retryAfter})
 	}
+}
+
+// Stall holds the next n requests (a PagerDuty that accepted the
+// connection and does not answer): each waits until Release is called,
+// then is handled as usual, or is dropped unrecorded when its sender
+// goes away (times out, or the process is killed) first. Calls add up.
+func (s *Server) Stall(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stall += n
+}
+
+// Release lets every held request (and those held later by an earlier
+// Stall) through.
+func (s *Server) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stall = 0
+	close(s.release)
+	s.release = make(chan struct{})
+}
+
+// Held is the number of requests waiting now.
+func (s *Server) Held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
+}
+
+// WaitHeld waits until at least n requests are held, or ctx ends.
+func (s *Server) WaitHeld(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		ch, held := s.notify, s.held
+		s.mu.Unlock()
+		if held >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("pdtest: %d of %d requests held: %w", held, n, ctx.Err())
+		}
+	}
+}
+
+// hold blocks a request while a Stall applies to it; it reports false
+// when the sender went away meanwhile (the request is then dropped).
+func (s *Server) hold(r *http.Request) bool {
+	s.mu.Lock()
+	if s.stall == 0 {
+		s.mu.Unlock()
+		return true
+	}
+	s.stall--
+	s.held++
+	rel := s.release
+	s.wake()
+	s.mu.Unlock()
+	ok := true
+	select {
+	case <-rel:
+	case <-r.Context().Done():
+		ok = false
+	}
+	s.mu.Lock()
+	s.held--
+	s.wake()
+	s.mu.Unlock()
+	return ok
+}
+
+// wake tells waiters something changed. s.mu must be held.
+func (s *Server) wake() {
+	close(s.notify)
+	s.notify = make(chan struct{})
 }
 
 // Events returns every request received so far, refused ones included.
@@ -153,8 +234,7 @@ func (s *Server) WaitAccepted(ctx context.Context, n int) ([]Event, error) {
 // record appends e and wakes waiters. s.mu must be held.
 func (s *Server) record(e Event) {
 	s.events = append(s.events, e)
-	close(s.notify)
-	s.notify = make(chan struct{})
+	s.wake()
 }
 
 // nextFailure pops a queued failure. s.mu must be held.
@@ -216,6 +296,9 @@ var severities = map[string]bool{"critical": true, "error": true, "warning": tru
 
 func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) {
 	body, raw, ok := s.read(w, r)
+	if !s.hold(r) {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := Event{Path: r.URL.Path, Body: body, Received: time.Now()}
@@ -320,6 +403,9 @@ func (s *Server) apply(e Event) {
 
 func (s *Server) change(w http.ResponseWriter, r *http.Request) {
 	body, raw, ok := s.read(w, r)
+	if !s.hold(r) {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := Event{Path: r.URL.Path, Body: body, Received: time.Now(), Action: "change"}

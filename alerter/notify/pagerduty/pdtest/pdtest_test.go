@@ -101,3 +101,73 @@ func TestFailuresAndState(t *testing.T) {
 		t.Error("WaitAccepted returned without the 6th event")
 	}
 }
+
+func TestStall(t *testing.T) {
+	s := NewServer(t)
+	s.Stall(2)
+	ev := `{"routing_key":"` + key + `","event_action":"trigger","dedup_key":"%s","payload":{"summary":"s","source":"h","severity":"error"}}`
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	// A sender that gives up while held leaves nothing behind.
+	short, cancelShort := context.WithCancel(ctx)
+	gaveUp := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(short, http.MethodPost, s.EnqueueURL(), strings.NewReader(strings.Replace(ev, "%s", "gone", 1)))
+		_, err := http.DefaultClient.Do(req)
+		gaveUp <- err
+	}()
+	if err := s.WaitHeld(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	cancelShort()
+	if err := <-gaveUp; err == nil {
+		t.Fatal("a cancelled request got an answer")
+	}
+	waitHeld(t, s, 0)
+	if len(s.Events()) != 0 {
+		t.Fatalf("dropped request recorded: %+v", s.Events())
+	}
+
+	// A held request is handled once released.
+	answered := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(s.EnqueueURL(), "application/json", strings.NewReader(strings.Replace(ev, "%s", "held", 1)))
+		if err != nil {
+			answered <- 0
+			return
+		}
+		resp.Body.Close()
+		answered <- resp.StatusCode
+	}()
+	if err := s.WaitHeld(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case st := <-answered:
+		t.Fatalf("held request answered %d before Release", st)
+	case <-time.After(50 * time.Millisecond):
+	}
+	s.Release()
+	if st := <-answered; st != http.StatusAccepted {
+		t.Fatalf("released request: status %d", st)
+	}
+	if _, ok := s.Alert("held"); !ok {
+		t.Fatal("released trigger not applied")
+	}
+	// The stall is used up: the next request is not held.
+	if status, _, _ := post(t, s.EnqueueURL(), strings.Replace(ev, "%s", "next", 1)); status != http.StatusAccepted {
+		t.Fatalf("status %d", status)
+	}
+}
+
+func waitHeld(t *testing.T, s *Server, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Held() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("held %d, want %d", s.Held(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
