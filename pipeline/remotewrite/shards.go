@@ -135,6 +135,9 @@ func (s *shardSet) push(ctx context.Context, i int) bool {
 	if b == nil {
 		return true
 	}
+	// Counted before the shard may see (and recycle) the batch.
+	n := float64(len(b.samples))
+	s.q.m.samplesPending.Add(n)
 	select {
 	case s.chans[i] <- b:
 	default:
@@ -142,12 +145,12 @@ func (s *shardSet) push(ctx context.Context, i int) bool {
 		select {
 		case s.chans[i] <- b:
 		case <-ctx.Done():
+			s.q.m.samplesPending.Sub(n)
 			return false
 		}
 		s.q.stats.blockedNanos.Add(int64(time.Since(start)))
 	}
 	s.cur[i] = nil
-	s.q.m.samplesPending.Add(float64(len(b.samples)))
 	return true
 }
 
