@@ -13,9 +13,9 @@ RACE_PKGS := ./collectors/... ./pipeline/... ./app/... ./rules/... ./cmd/... ./a
              ./postmortem/... ./web/...
 # Debian packages of the peers the integration tests run against.
 PEER_PKGS := prometheus prometheus-node-exporter prometheus-alertmanager prometheus-snmp-exporter \
-             snmpd snmp snmpsim postgresql
+             snmpd snmp snmpsim postgresql chromium victoria-metrics
 PEER_BINS := prometheus promtool prometheus-node-exporter prometheus-alertmanager prometheus-snmp-exporter \
-             snmpd snmpwalk snmptrap snmpsimd /usr/lib/postgresql/15/bin/postgres
+             snmpd snmpwalk snmptrap snmpsimd /usr/lib/postgresql/15/bin/postgres chromium victoria-metrics
 
 .PHONY: all build run test test-unit deps check bench fuzz clean
 

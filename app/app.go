@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/prometheus/model/labels"
 	promrules "github.com/prometheus/prometheus/rules"
 	"golang.org/x/sync/errgroup"
@@ -37,6 +38,8 @@ type Options struct {
 	// ListenAddress and DataDir override the config's when set.
 	ListenAddress string
 	DataDir       string
+	// WebConfigFile overrides server.web_config_file when set.
+	WebConfigFile string
 	Logger        *slog.Logger
 	// Ready, if set, receives the address the HTTP server listens on once
 	// it serves.
@@ -196,7 +199,12 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
-	srv := &http.Server{Handler: s.routes(api), ReadHeaderTimeout: 10 * time.Second}
+	handler, err := s.routes(api, engine)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -210,8 +218,19 @@ func Run(ctx context.Context, o Options) error {
 	if trapReceiver != nil {
 		g.Go(func() error { return trapReceiver.Run(gctx) })
 	}
+	webConfig := cfg.Server.WebConfigFile
+	if o.WebConfigFile != "" {
+		webConfig = o.WebConfigFile
+	}
+	if webConfig != "" {
+		if err := web.Validate(webConfig); err != nil {
+			return fmt.Errorf("web config %s: %w", webConfig, err)
+		}
+	}
 	g.Go(func() error {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		// exporter-toolkit serves Prometheus' web config file format: TLS and
+		// basic authentication exactly as Prometheus and its exporters do.
+		if err := web.Serve(ln, srv, &web.FlagConfig{WebConfigFile: &webConfig}, s.logger.With("component", "web")); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("HTTP server: %w", err)
 		}
 		return nil

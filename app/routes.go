@@ -2,22 +2,22 @@ package app
 
 import (
 	"fmt"
-	"html/template"
 	"net/http"
 	"net/http/pprof"
-	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
 
+	"github.com/fleetwatch/fleetwatch/alerter"
 	"github.com/fleetwatch/fleetwatch/alerter/amapi"
 	"github.com/fleetwatch/fleetwatch/alerter/incidentapi"
 
 	fwcollectors "github.com/fleetwatch/fleetwatch/collectors"
-	"github.com/fleetwatch/fleetwatch/internal/buildinfo"
 	"github.com/fleetwatch/fleetwatch/pipeline/promapi"
+	"github.com/fleetwatch/fleetwatch/web"
 )
 
-func (s *Server) routes(api *promapi.API) http.Handler {
+func (s *Server) routes(api *promapi.API, engine *promql.Engine) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
@@ -41,7 +41,26 @@ func (s *Server) routes(api *promapi.API) http.Handler {
 	api.Register(mux)
 	amapi.New(amapi.Options{Engine: s.alerting.engine, Logger: s.logger.With("component", "amapi"), Authorize: s.authorize}).Register(mux)
 	incidentapi.New(incidentapi.Options{Engine: s.alerting.engine, Reader: s.alerting.store, Tokens: s.alerting.tokens, Logger: s.logger.With("component", "incidentapi")}).Register(mux)
-	mux.HandleFunc("GET /{$}", s.statusPage)
+	var auth web.Authenticator
+	if s.alerting.tokens != nil {
+		auth = web.CheckerAuth(s.alerting.tokens.Check, incidentapi.ErrForbidden)
+	}
+	ui, err := web.New(web.Options{
+		Store: s.alerting.store,
+		Actions: web.AlerterActions(s.alerting.engine, web.AlerterOptions{
+			NotFound: alerter.ErrNoIncident, BadState: alerter.ErrBadState, Reject: s.alerting.remediate.Reject,
+		}),
+		Inventory:  s.inventory.Load,
+		Querier:    web.EngineQuerier(engine, s.store),
+		Targets:    web.TargetListerFunc(s.webTargets),
+		Auth:       auth,
+		Logger:     s.logger.With("component", "web"),
+		Registerer: s.reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ui.Register(mux)
 	// Go's profiler, as Prometheus serves it, for memory and CPU questions.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -56,7 +75,20 @@ func (s *Server) routes(api *promapi.API) http.Handler {
 	top.Handle("/api/v1/rules", rulesMux)
 	top.Handle("/api/v1/alerts", rulesMux)
 	top.Handle("/", mux)
-	return top
+	return top, nil
+}
+
+// webTargets lists the scheduler's targets for the UI.
+func (s *Server) webTargets() []web.TargetStatus {
+	sts := s.sched.Targets()
+	out := make([]web.TargetStatus, 0, len(sts))
+	for _, st := range sts {
+		out = append(out, web.TargetStatus{
+			Job: st.Job, Address: st.Address, Labels: st.Labels.Map(), Health: st.Health, LastError: st.LastError,
+			LastCollection: st.LastCollection, LastDuration: st.LastDuration, Interval: st.Interval,
+		})
+	}
+	return out
 }
 
 // targetLister adapts the scheduler to /api/v1/targets.
@@ -81,42 +113,6 @@ func (t targetLister) ActiveTargets() []promapi.ActiveTarget {
 		})
 	}
 	return out
-}
-
-var statusTemplate = template.Must(template.New("status").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>fleetwatch</title>
-<style>
-body{font:14px system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}
-.up{color:#1a7f37}.down{color:#cf222e}.unknown{color:#888}code{background:#f4f4f4;padding:1px 4px}
-</style></head><body>
-<h1>fleetwatch</h1>
-<p>Version {{.Version}} · config <code>{{.Config}}</code> · data <code>{{.Data}}</code></p>
-<p>Query with PromQL at <a href="/api/v1/query?query=up">/api/v1/query</a> (Grafana: add a Prometheus data source with this URL),
-own health at <a href="/metrics">/metrics</a>, rules at <a href="/api/v1/rules">/api/v1/rules</a>.</p>
-<h2>Targets</h2>
-<table><tr><th>Job</th><th>Target</th><th>Labels</th><th>State</th><th>Last collection</th><th>Took</th><th>Error</th></tr>
-{{range .Targets}}<tr><td>{{.Job}}</td><td>{{.Address}}</td><td><code>{{.Labels}}</code></td><td class="{{.Health}}">{{.Health}}</td>
-<td>{{if not .LastCollection.IsZero}}{{.LastCollection.Format "15:04:05"}}{{end}}</td><td>{{.LastDuration}}</td><td>{{.LastError}}</td></tr>
-{{end}}</table>
-</body></html>
-`))
-
-func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
-	s.reloadMu.Lock()
-	cfgFile, data := s.cfg.File, s.cfg.Storage.Path
-	s.reloadMu.Unlock()
-	if cfgFile == "" {
-		cfgFile = "(built-in defaults)"
-	}
-	targets := s.sched.Targets()
-	for i := range targets {
-		targets[i].LastDuration = targets[i].LastDuration.Round(time.Microsecond)
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = statusTemplate.Execute(w, map[string]any{
-		"Version": buildinfo.Get().Version, "Config": cfgFile, "Data": data, "Targets": targets,
-	})
 }
 
 // authorize checks the API token of a request to the Alertmanager API when

@@ -86,6 +86,10 @@ type ServerConfig struct {
 	ListenAddress string `yaml:"listen_address"`
 	// ExternalURL is how users reach fleetwatch (links in alerts and pages).
 	ExternalURL string `yaml:"external_url"`
+	// WebConfigFile is Prometheus' web configuration file: TLS (certificates
+	// re-read on every handshake, so renewals need no restart), client
+	// certificates, basic_auth_users with bcrypt hashes, HTTP headers.
+	WebConfigFile string `yaml:"web_config_file"`
 }
 
 // StorageConfig is the embedded TSDB.

@@ -181,6 +181,9 @@ jobs:
 	if code, body := get(t, base+"/api/v2/alerts"); code != 200 || !strings.Contains(body, `"alertname":"TargetUp"`) {
 		t.Fatalf("/api/v2/alerts: %d %s", code, body)
 	}
+	if code, body := get(t, base+"/"); code != 200 || !strings.Contains(body, "TargetUp") {
+		t.Fatalf("the UI's incidents page: %d, TargetUp not shown", code)
+	}
 	var cliOut, cliErr strings.Builder
 	if code := run([]string{"incidents", "list", "--url", base}, &cliOut, &cliErr); code != 0 || !strings.Contains(cliOut.String(), "TargetUp") {
 		t.Fatalf("fleetwatch incidents list: exit %d\n%s%s", code, cliOut.String(), cliErr.String())

@@ -39,6 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	serveConfig := serve.Flag("config.file", "fleetwatch.yml to load (built-in defaults when empty: this host's metrics, data in ./data, UI on 127.0.0.1:9470).").Short('c').String()
 	serveListen := serve.Flag("web.listen-address", "Override server.listen_address.").String()
 	serveData := serve.Flag("storage.path", "Override storage.path.").String()
+	serveWebConfig := serve.Flag("web.config.file", "Override server.web_config_file: Prometheus' web configuration file (TLS, basic auth).").String()
 	logLevel := serve.Flag("log.level", "debug, info, warn or error.").Default("info").Enum("debug", "info", "warn", "error")
 	logFormat := serve.Flag("log.format", "logfmt or json.").Default("logfmt").Enum("logfmt", "json")
 
@@ -84,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case serve.FullCommand():
-		return runServe(app.Options{ConfigFile: *serveConfig, ListenAddress: *serveListen, DataDir: *serveData}, *logLevel, *logFormat, stderr)
+		return runServe(app.Options{ConfigFile: *serveConfig, ListenAddress: *serveListen, DataDir: *serveData, WebConfigFile: *serveWebConfig}, *logLevel, *logFormat, stderr)
 	case checkConfig.FullCommand():
 		return checkConfigs(stdout, stderr, *checkConfigFiles)
 	case rulesCheck.FullCommand():
