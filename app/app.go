@@ -60,8 +60,10 @@ type Server struct {
 	rules    *rules.Engine
 	anomaly  *anomalyRunner
 	alerting *alerting
-	events   *eventSink
-	closers  []closer // collectors of the running config to close on replace
+	// rulesLookup finds an alert's rule for postmortems.
+	rulesLookup ruleLookup
+	events      *eventSink
+	closers     []closer // collectors of the running config to close on replace
 	// inventory is the fleet model of the running config (nil: none).
 	inventory atomic.Pointer[inventory.Inventory]
 	// simulated is the inventory of the simulated fleet (nil: none).
@@ -362,6 +364,9 @@ func (s *Server) apply(cfg *config.Config) error {
 		return err
 	}
 	if err := s.rules.Load(ruleFiles); err != nil {
+		return err
+	}
+	if err := s.rulesLookup.set(ruleFiles); err != nil {
 		return err
 	}
 	if s.cfg != cfg { // a reload: the alerting files may have changed too

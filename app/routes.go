@@ -61,6 +61,11 @@ func (s *Server) routes(api *promapi.API, engine *promql.Engine) (http.Handler, 
 		return nil, err
 	}
 	ui.Register(mux)
+	pm, err := s.postmortemHandler(engine)
+	if err != nil {
+		return nil, err
+	}
+	pm.Register(mux)
 	// Go's profiler, as Prometheus serves it, for memory and CPU questions.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

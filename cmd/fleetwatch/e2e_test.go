@@ -184,6 +184,19 @@ jobs:
 	if code, body := get(t, base+"/"); code != 200 || !strings.Contains(body, "TargetUp") {
 		t.Fatalf("the UI's incidents page: %d, TargetUp not shown", code)
 	}
+	_, list := get(t, base+"/api/v1/incidents")
+	var incidents struct {
+		Incidents []struct {
+			ID string `json:"id"`
+		} `json:"incidents"`
+	}
+	if err := json.Unmarshal([]byte(list), &incidents); err != nil || len(incidents.Incidents) == 0 {
+		t.Fatalf("/api/v1/incidents: %v %s", err, list)
+	}
+	incidentID := incidents.Incidents[0].ID
+	if code, body := get(t, base+"/api/v1/incidents/"+incidentID+"/postmortem?format=md"); code != 200 || !strings.Contains(body, "TargetUp") {
+		t.Fatalf("postmortem over HTTP: %d\n%s", code, body)
+	}
 	var cliOut, cliErr strings.Builder
 	if code := run([]string{"incidents", "list", "--url", base}, &cliOut, &cliErr); code != 0 || !strings.Contains(cliOut.String(), "TargetUp") {
 		t.Fatalf("fleetwatch incidents list: exit %d\n%s%s", code, cliOut.String(), cliErr.String())
@@ -245,6 +258,12 @@ jobs:
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data", "wal")); err != nil {
 		t.Fatalf("no WAL under the config-relative data path: %v", err)
+	}
+
+	// The postmortem draft from the stored data, as the CLI writes it.
+	var pmOut, pmErr strings.Builder
+	if code := run([]string{"postmortem", "-c", cfgFile, incidentID, "--format", "md"}, &pmOut, &pmErr); code != 0 || !strings.Contains(pmOut.String(), "TargetUp") {
+		t.Fatalf("fleetwatch postmortem: exit %d\n%s\n%s", code, pmOut.String(), pmErr.String())
 	}
 
 	// The stored history backtests: TargetUp fired for both targets.

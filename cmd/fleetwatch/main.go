@@ -60,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	anomalyPreset := anomalyDetect.Flag("preset", "latency, counter or gauge.").Required().String()
 	anomalyFile := anomalyDetect.Arg("file", "CSV file (NAB's format); - for standard input.").Required().String()
 
+	a.Command("postmortem", "Write the postmortem draft of an incident (or of a time range): `fleetwatch postmortem [-c fleetwatch.yml] INCIDENT --format md|html|json`.")
+	a.Command("report", "Fleet reports over a period: `fleetwatch report fleet [-c fleetwatch.yml] --from -7d`.")
 	version := a.Command("version", "Print the version.")
 
 	// Each area's commands live in a file of their own (cmd/fleetwatch/<area>.go)
@@ -74,6 +76,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// `incidents` takes flags of its own, which kingpin must not parse.
 	if len(args) > 0 && args[0] == "incidents" {
 		return incidentapi.RunCLI(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && (args[0] == "postmortem" || args[0] == "report") && !(len(args) > 1 && (args[1] == "--help" || args[1] == "-h")) {
+		return runReports(args, stdout, stderr)
 	}
 	cmd, err := a.Parse(args)
 	if exitCode >= 0 {
