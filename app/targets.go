@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"os"
 	"sort"
@@ -46,7 +47,7 @@ func buildJobs(cfg *config.Config, inv *inventory.Inventory, sink events.Sink, l
 		if cl, ok := c.(closer); ok {
 			closers = append(closers, cl)
 		}
-		targets, err := jobTargets(jc, inv)
+		targets, err := jobTargets(jc, inv, cfg.Sharding)
 		if err != nil {
 			return fail(fmt.Errorf("job %q: %w", jc.JobName, err))
 		}
@@ -99,7 +100,13 @@ func newCollector(jc config.JobConfig, sink events.Sink, logger *slog.Logger, re
 
 // jobTargets lists a job's targets. A host job with no static targets
 // collects this machine, named by its host name.
-func jobTargets(jc config.JobConfig, inv *inventory.Inventory) ([]collectors.Target, error) {
+//
+// With sharding, only the targets this shard owns are kept; a host job
+// (this machine) is kept by every shard.
+func jobTargets(jc config.JobConfig, inv *inventory.Inventory, shards config.ShardingConfig) ([]collectors.Target, error) {
+	if jc.Type == config.TypeHost {
+		shards = config.ShardingConfig{}
+	}
 	type raw struct {
 		addr   string
 		labels map[string]string
@@ -125,7 +132,7 @@ func jobTargets(jc config.JobConfig, inv *inventory.Inventory) ([]collectors.Tar
 	out := make([]collectors.Target, 0, len(raws))
 	for _, r := range raws {
 		t, keep := relabelTarget(jc, r.addr, r.labels)
-		if keep {
+		if keep && ownsTarget(shards, jc.JobName, t.Address) {
 			out = append(out, t)
 		}
 	}
@@ -167,4 +174,18 @@ func relabelTarget(jc config.JobConfig, addr string, discovered map[string]strin
 		}
 	})
 	return collectors.Target{Job: jc.JobName, Address: address, Labels: lb.Labels(), Params: params}, true
+}
+
+// ownsTarget reports whether shard s.Shard of s.Shards collects the target:
+// a stable hash of job and address, so every instance with the same config
+// agrees and each target is collected by exactly one of them.
+func ownsTarget(s config.ShardingConfig, job, address string) bool {
+	if s.Shards <= 1 {
+		return true
+	}
+	h := fnv.New64a()
+	h.Write([]byte(job))
+	h.Write([]byte{0xff})
+	h.Write([]byte(address))
+	return h.Sum64()%uint64(s.Shards) == uint64(s.Shard)
 }

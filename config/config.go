@@ -61,6 +61,8 @@ type Config struct {
 	SNMPAuths snmp.Auths `yaml:"snmp_auths"`
 	// SNMPTraps enables the SNMP trap receiver when present.
 	SNMPTraps *traps.Config `yaml:"snmp_traps"`
+	// Sharding splits the targets of every job between several instances.
+	Sharding ShardingConfig `yaml:"sharding"`
 	// Alerting configures incidents, routing, paging and remediation.
 	Alerting AlertingConfig `yaml:"alerting"`
 	// Simulate, when present, runs a simulated datacenter on loopback and
@@ -116,6 +118,13 @@ type RuleQueryConfig struct {
 	URL string `yaml:"url"`
 	// Timeout bounds one query (default: the evaluation interval).
 	Timeout model.Duration `yaml:"timeout"`
+}
+
+// ShardingConfig: with Shards > 1, this instance collects only the targets
+// whose stable hash (of job name and address) modulo Shards is Shard.
+type ShardingConfig struct {
+	Shards int `yaml:"shards"`
+	Shard  int `yaml:"shard"`
 }
 
 // AlertingConfig points at the alerter's files and store.
@@ -321,6 +330,9 @@ func (c *Config) Validate() error {
 		if err := c.SNMPTraps.Validate(); err != nil {
 			bad(0, "snmp_traps", "%v", err)
 		}
+	}
+	if c.Sharding.Shards < 0 || c.Sharding.Shard < 0 || (c.Sharding.Shards > 0 && c.Sharding.Shard >= c.Sharding.Shards) {
+		bad(0, "sharding", "shard %d of %d: want 0 <= shard < shards", c.Sharding.Shard, c.Sharding.Shards)
 	}
 	switch c.Alerting.Store.Synchronous {
 	case "", "full", "normal":
