@@ -81,7 +81,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 // queueMetrics are the series of one queue.
 type queueMetrics struct {
-	samplesSent, samplesFailed, samplesRetried prometheus.Counter
+	samplesSent, samplesFailed, samplesRetried  prometheus.Counter
 	droppedRelabel, droppedUnknown, droppedHist prometheus.Counter
 	samplesPending                              prometheus.Gauge
 	bytesSent                                   prometheus.Counter

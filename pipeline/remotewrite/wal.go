@@ -28,9 +28,9 @@ var errNoWAL = errors.New("the WAL has no segment yet")
 type readMode int
 
 const (
-	seriesOnly   readMode = iota // only series records (rebuilding the cache)
-	sendAll                      // send every sample (tailing)
-	sendMissing                  // send samples newer than the series' last one (a checkpoint after lost segments)
+	seriesOnly  readMode = iota // only series records (rebuilding the cache)
+	sendAll                     // send every sample (tailing)
+	sendMissing                 // send samples newer than the series' last one (a checkpoint after lost segments)
 )
 
 // recordSource is what wlog.Reader and wlog.LiveReader have in common.
