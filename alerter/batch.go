@@ -2,7 +2,9 @@ package alerter
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/fleetwatch/fleetwatch/alerter/store"
@@ -64,73 +66,235 @@ func (b *batch) event(ev store.TimelineEvent) {
 	b.events = append(b.events, ev)
 }
 
-// commit writes b in one transaction. On failure the in-memory state,
-// which already holds b's changes, is rebuilt from the store, so memory
-// never runs ahead of what is durable.
+// commit writes b and waits for it to be durable. Callers hold e.mu. On
+// failure the in-memory state, which already holds b's changes, is
+// rebuilt from the store, so memory never runs ahead of what is durable.
 func (e *Engine) commit(ctx context.Context, b *batch) error {
-	if b.empty() {
+	s, err := e.seal(ctx, b)
+	if err != nil || s == nil {
+		return err
+	}
+	if err := e.commits.await(ctx, e, s); err != nil {
+		e.recoverLocked(ctx)
+		return err
+	}
+	return nil
+}
+
+// commitUnlocked is commit for a caller that built b under e.mu, sealed
+// it and released e.mu: concurrent callers share one transaction (group
+// commit) while the next batches are being built.
+func (e *Engine) commitUnlocked(ctx context.Context, s *sealed) error {
+	if s == nil {
 		return nil
 	}
+	if err := e.commits.await(ctx, e, s); err != nil {
+		e.mu.Lock()
+		e.recoverLocked(ctx)
+		e.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// sealed is a batch frozen for writing: values copied from memory under
+// e.mu, so the writer needs no lock.
+type sealed struct {
+	created, updated []store.Incident
+	alerts           []store.Alert
+	events           []store.TimelineEvent
+	outbox           []store.Notification
+	silences         []store.Silence
+	after            []func(ctx context.Context, tx store.Tx) error
+
+	done bool // guarded by commitQueue.mu
+	err  error
+}
+
+// errReloaded answers a batch built on state that a failed commit made
+// stale: the state was rebuilt from the store and the batch dropped.
+var errReloaded = errors.New("alerter state was reloaded after a failed commit; send again")
+
+// seal freezes b (e.mu held) and queues it for the next group commit; nil
+// when b is empty. The in-memory records are updated as the commit will
+// leave them (UpdatedAt, the written EndsAt, incident versions); a failed
+// commit reloads them all.
+func (e *Engine) seal(ctx context.Context, b *batch) (*sealed, error) {
+	if b.empty() && !e.commits.isBroken() {
+		return nil, nil
+	}
+	s := &sealed{events: b.events, outbox: b.outbox, silences: b.silences, after: b.after}
+	for _, inc := range b.created {
+		s.created = append(s.created, *inc)
+	}
+	for _, inc := range b.updated {
+		s.updated = append(s.updated, *inc)
+		// UpdateIncident stores Version+1.
+		inc.Version++
+	}
+	s.alerts = make([]store.Alert, 0, len(b.alerts))
+	for _, a := range b.alerts {
+		a.a.UpdatedAt = b.now
+		a.persistedEnd = a.a.EndsAt
+		s.alerts = append(s.alerts, a.a)
+	}
+	if !e.commits.push(s) {
+		// An earlier group failed: memory (and b, built on it) is ahead
+		// of the store.
+		e.recoverLocked(ctx)
+		return nil, fmt.Errorf("alerter store: %w", errReloaded)
+	}
+	return s, nil
+}
+
+// recoverLocked rebuilds memory from the store after a failed group
+// commit. e.mu is held.
+func (e *Engine) recoverLocked(ctx context.Context) {
+	if !e.commits.isBroken() {
+		return
+	}
+	if err := e.load(ctx); err != nil {
+		e.log.Error("reloading alerter state after a failed commit", "err", err)
+		return
+	}
+	e.commits.repaired()
+}
+
+// commitQueue is the group commit: batches sealed while a transaction is
+// being written wait, and the first of them to find the writer free
+// writes them all in one transaction, in the order they were sealed (the
+// order of the changes in memory). One fsync then serves every sender
+// that was waiting.
+type commitQueue struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	pending []*sealed
+	busy    bool
+	// broken is set when a group failed: memory is ahead of the store
+	// until recoverLocked reloads it.
+	broken bool
+}
+
+func newCommitQueue() *commitQueue {
+	q := &commitQueue{}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+// push queues s unless a failed group left memory ahead of the store.
+func (q *commitQueue) push(s *sealed) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.broken {
+		return false
+	}
+	q.pending = append(q.pending, s)
+	return true
+}
+
+func (q *commitQueue) isBroken() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.broken
+}
+
+func (q *commitQueue) repaired() {
+	q.mu.Lock()
+	q.broken = false
+	q.mu.Unlock()
+}
+
+// await returns once s is written (nil) or failed. It never takes e.mu,
+// so a caller may hold it.
+func (q *commitQueue) await(ctx context.Context, e *Engine, s *sealed) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for !s.done {
+		if q.busy {
+			q.cond.Wait()
+			continue
+		}
+		group := q.pending
+		q.pending = nil
+		q.busy = true
+		q.mu.Unlock()
+		err := e.write(context.WithoutCancel(ctx), group)
+		q.mu.Lock()
+		q.busy = false
+		if err != nil {
+			q.broken = true
+			// Batches sealed after the failed ones were built on them.
+			group = append(group, q.pending...)
+			q.pending = nil
+		}
+		for _, g := range group {
+			g.done, g.err = true, err
+		}
+		q.cond.Broadcast()
+	}
+	return s.err
+}
+
+// write stores a group of sealed batches in one transaction.
+func (e *Engine) write(ctx context.Context, group []*sealed) error {
 	start := time.Now()
+	alerts, outbox := 0, 0
 	err := e.st.Update(ctx, func(tx store.Tx) error {
-		for _, inc := range b.created {
-			if err := tx.CreateIncident(ctx, *inc); err != nil {
-				return fmt.Errorf("incident %s: %w", inc.ID, err)
+		bp, _ := tx.(store.AlertBatchPutter)
+		for _, b := range group {
+			for _, inc := range b.created {
+				if err := tx.CreateIncident(ctx, inc); err != nil {
+					return fmt.Errorf("incident %s: %w", inc.ID, err)
+				}
 			}
-			got, err := tx.GetIncident(ctx, inc.ID)
-			if err != nil {
-				return fmt.Errorf("incident %s: %w", inc.ID, err)
+			for _, inc := range b.updated {
+				if _, err := tx.UpdateIncident(ctx, inc); err != nil {
+					return fmt.Errorf("incident %s: %w", inc.ID, err)
+				}
 			}
-			inc.Version = got.Version
-		}
-		for _, inc := range b.updated {
-			got, err := tx.UpdateIncident(ctx, *inc)
-			if err != nil {
-				return fmt.Errorf("incident %s: %w", inc.ID, err)
+			if bp != nil && len(b.alerts) > 1 {
+				if err := bp.PutAlerts(ctx, b.alerts); err != nil {
+					return err
+				}
+			} else {
+				for _, a := range b.alerts {
+					if err := tx.PutAlert(ctx, a); err != nil {
+						return fmt.Errorf("alert %s: %w", a.Fingerprint, err)
+					}
+				}
 			}
-			inc.Version = got.Version
-		}
-		for _, a := range b.alerts {
-			a.a.UpdatedAt = b.now
-			if err := tx.PutAlert(ctx, a.a); err != nil {
-				return fmt.Errorf("alert %s: %w", a.a.Fingerprint, err)
+			for _, s := range b.silences {
+				if err := tx.PutSilence(ctx, s); err != nil {
+					return fmt.Errorf("silence %s: %w", s.ID, err)
+				}
 			}
-		}
-		for _, s := range b.silences {
-			if err := tx.PutSilence(ctx, s); err != nil {
-				return fmt.Errorf("silence %s: %w", s.ID, err)
+			for _, ev := range b.events {
+				if _, err := tx.AddEvent(ctx, ev); err != nil {
+					return fmt.Errorf("timeline event %s: %w", ev.Kind, err)
+				}
 			}
-		}
-		for _, ev := range b.events {
-			if _, err := tx.AddEvent(ctx, ev); err != nil {
-				return fmt.Errorf("timeline event %s: %w", ev.Kind, err)
+			for _, n := range b.outbox {
+				if _, err := tx.Enqueue(ctx, n); err != nil {
+					return fmt.Errorf("notification for incident %s: %w", n.IncidentID, err)
+				}
 			}
-		}
-		for _, n := range b.outbox {
-			if _, err := tx.Enqueue(ctx, n); err != nil {
-				return fmt.Errorf("notification for incident %s: %w", n.IncidentID, err)
+			for _, f := range b.after {
+				if err := f(ctx, tx); err != nil {
+					return err
+				}
 			}
-		}
-		for _, f := range b.after {
-			if err := f(ctx, tx); err != nil {
-				return err
-			}
+			alerts += len(b.alerts)
+			outbox += len(b.outbox)
 		}
 		return nil
 	})
 	e.metrics.commitSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		e.metrics.commitFailures.Inc()
-		if lerr := e.load(ctx); lerr != nil {
-			e.log.Error("reloading alerter state after a failed commit", "err", lerr)
-		}
 		return fmt.Errorf("alerter store: %w", err)
 	}
-	for _, a := range b.alerts {
-		a.persistedEnd = a.a.EndsAt
-	}
-	e.metrics.alertWrites.Add(float64(len(b.alerts)))
-	if len(b.outbox) > 0 {
+	e.metrics.alertWrites.Add(float64(alerts))
+	if outbox > 0 {
 		e.kick(e.wakeOutbox)
 	}
 	return nil

@@ -95,6 +95,7 @@ type Engine struct {
 	wakeOutbox chan struct{}
 	wakeTimers chan struct{}
 	limiters   *limiterSet
+	commits    *commitQueue
 }
 
 // New builds an engine. It does no I/O: Run loads the state and starts
@@ -128,6 +129,7 @@ func New(o Options) (*Engine, error) {
 		recent:     map[string]recentIncident{},
 		wakeOutbox: make(chan struct{}, 1),
 		wakeTimers: make(chan struct{}, 1),
+		commits:    newCommitQueue(),
 	}
 	m, err := newMetrics(o.Registerer, e)
 	if err != nil {

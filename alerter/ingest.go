@@ -63,7 +63,6 @@ func (e *Engine) Notify(ctx context.Context, expr string, alerts ...*rules.Alert
 
 func (e *Engine) ingest(ctx context.Context, alerts []store.Alert, source string, api bool) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	now := e.now()
 	b := e.newBatch(now)
 	for i := range alerts {
@@ -74,7 +73,14 @@ func (e *Engine) ingest(ctx context.Context, alerts []store.Alert, source string
 	// resolved) flush in the same transaction: the notification is durable
 	// the moment the alert is acknowledged to its sender.
 	e.flushDueLocked(b, now)
-	return e.commit(ctx, b)
+	// The batch is sealed under the lock and written after it is
+	// released: senders posting at once share one transaction.
+	s, err := e.seal(ctx, b)
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return e.commitUnlocked(ctx, s)
 }
 
 // flushDueLocked flushes groups whose timer has already come.
