@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	amlabels "github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/common/model"
 
@@ -125,9 +126,16 @@ type PostableAlert struct {
 // index and field (`alerts[3].labels.instance: …`); nothing is returned
 // unless every alert is valid.
 func DecodeAlerts(body []byte) ([]store.Alert, error) {
+	// The strict decoder is faster; it refuses what encoding/json would
+	// take differently (names in another case, duplicate names, invalid
+	// UTF-8), and such bodies take encoding/json's path, so the result is
+	// always encoding/json's.
 	var in []PostableAlert
-	if err := json.Unmarshal(body, &in); err != nil {
-		return nil, locateJSONError(body, err)
+	if jsonv2.Unmarshal(body, &in, jsonv2.RejectUnknownMembers(true)) != nil {
+		in = nil
+		if err := json.Unmarshal(body, &in); err != nil {
+			return nil, locateJSONError(body, err)
+		}
 	}
 	out := make([]store.Alert, 0, len(in))
 	for i := range in {
@@ -171,19 +179,30 @@ func convertAlert(p *PostableAlert) (store.Alert, error) {
 	if len(p.Labels) == 0 {
 		return store.Alert{}, errors.New("labels: is required and must not be empty")
 	}
-	names := make([]string, 0, len(p.Labels))
-	for k := range p.Labels {
-		names = append(names, k)
+	valid := true
+	for k, v := range p.Labels {
+		if !model.LabelName(k).IsValidLegacy() || !utf8.ValidString(v) {
+			valid = false
+			break
+		}
 	}
-	slices.Sort(names)
-	for _, k := range names {
-		v := p.Labels[k]
-		if !model.LabelName(k).IsValidLegacy() {
-			return store.Alert{}, fmt.Errorf("labels: %q is not a valid label name", k)
+	if !valid {
+		// Name the first bad label in name order.
+		names := make([]string, 0, len(p.Labels))
+		for k := range p.Labels {
+			names = append(names, k)
 		}
-		if !utf8.ValidString(v) {
-			return store.Alert{}, fmt.Errorf("labels.%s: value is not valid UTF-8", k)
+		slices.Sort(names)
+		for _, k := range names {
+			if !model.LabelName(k).IsValidLegacy() {
+				return store.Alert{}, fmt.Errorf("labels: %q is not a valid label name", k)
+			}
+			if !utf8.ValidString(p.Labels[k]) {
+				return store.Alert{}, fmt.Errorf("labels.%s: value is not valid UTF-8", k)
+			}
 		}
+	}
+	for k, v := range p.Labels {
 		if v == "" {
 			delete(p.Labels, k) // as Alertmanager: an empty value is no label
 		}
