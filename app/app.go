@@ -8,8 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +28,7 @@ import (
 	"github.com/fleetwatch/fleetwatch/inventory"
 	"github.com/fleetwatch/fleetwatch/pipeline"
 	"github.com/fleetwatch/fleetwatch/pipeline/promapi"
+	"github.com/fleetwatch/fleetwatch/pipeline/remotewrite"
 	"github.com/fleetwatch/fleetwatch/rules"
 )
 
@@ -64,8 +65,11 @@ type Server struct {
 	rulesLookup ruleLookup
 	events      *eventSink
 	closers     []closer // collectors of the running config to close on replace
-	// inventory is the fleet model of the running config (nil: none).
-	inventory atomic.Pointer[inventory.Inventory]
+	// topology is the fleet model of the running config (nil: none), with
+	// what LLDP learnt laid over it.
+	topology topology
+	// remoteWrite sends the TSDB's samples to remote_write receivers.
+	remoteWrite *remotewrite.Writer
 	// simulated is the inventory of the simulated fleet (nil: none).
 	simulated *inventory.Inventory
 	reloadMu  sync.Mutex
@@ -111,7 +115,16 @@ func Run(ctx context.Context, o Options) error {
 		s.logger.Info("TSDB closed")
 	}()
 
-	s.alerting, err = openAlerting(ctx, cfg, s.inventory.Load, s.logger, s.reg)
+	s.remoteWrite, err = remotewrite.New(remotewrite.Options{
+		Configs: cfg.RemoteWrite, WALDir: filepath.Join(cfg.Storage.Path, "wal"), StateDir: filepath.Join(cfg.Storage.Path, "remote_write"),
+		ExternalLabels: labels.FromMap(cfg.Global.ExternalLabels), Metadata: store.Metadata(),
+		Logger: s.logger.With("component", "remote_write"), Registerer: s.reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	s.alerting, err = openAlerting(ctx, cfg, s.topology.inventory, s.logger, s.reg)
 	if err != nil {
 		return err
 	}
@@ -213,6 +226,9 @@ func Run(ctx context.Context, o Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	// Sinks before sources: storage is open, the alerter next, then rules,
 	// collectors last.
+	// remote_write reads the TSDB's WAL; it must stop before the TSDB closes,
+	// which the deferred Close does after Wait.
+	g.Go(func() error { return s.remoteWrite.Run(gctx) })
 	g.Go(func() error { return s.alerting.run(gctx, time.Duration(cfg.Alerting.Retention)) })
 	g.Go(func() error { return s.rules.Run(gctx) })
 	g.Go(func() error { return s.anomaly.run(gctx) })
@@ -340,7 +356,7 @@ func (s *Server) apply(cfg *config.Config) error {
 	}
 	inv = mergeInventories(inv, s.simulated)
 	reg := prometheus.NewRegistry()
-	jobs, closers, err := buildJobs(cfg, inv, s.events, s.logger, reg)
+	jobs, closers, neighbors, err := buildJobs(cfg, inv, s.events, s.logger, reg)
 	if err != nil {
 		return err
 	}
@@ -369,15 +385,18 @@ func (s *Server) apply(cfg *config.Config) error {
 	if err := s.rulesLookup.set(ruleFiles); err != nil {
 		return err
 	}
-	if s.cfg != cfg { // a reload: the alerting files may have changed too
-		if err := s.alerting.apply(cfg, mergeInventories(inv, nil), s.logger, reg); err != nil {
+	if s.cfg != cfg { // a reload: alerting and remote_write may have changed too
+		if err := s.remoteWrite.ApplyConfig(cfg.RemoteWrite); err != nil {
+			return err
+		}
+		if err := s.alerting.apply(cfg, inv, s.logger, reg); err != nil {
 			return err
 		}
 	}
 	s.anomaly.swap(evaluator)
 	s.gen.set(reg)
 	s.sched.Update(jobs)
-	s.inventory.Store(inv)
+	s.topology.set(inv, neighbors)
 	closeAll(context.Background(), s.closers, s.logger)
 	s.closers = closers
 	committed = true

@@ -50,7 +50,7 @@ func (s *Server) routes(api *promapi.API, engine *promql.Engine) (http.Handler, 
 		Actions: web.AlerterActions(s.alerting.engine, web.AlerterOptions{
 			NotFound: alerter.ErrNoIncident, BadState: alerter.ErrBadState, Reject: s.alerting.remediate.Reject,
 		}),
-		Inventory:  s.inventory.Load,
+		Inventory:  s.topology.inventory,
 		Querier:    web.EngineQuerier(engine, s.store),
 		Targets:    web.TargetListerFunc(s.webTargets),
 		Auth:       auth,

@@ -32,12 +32,18 @@ import (
 //
 // Collectors that hold connections (Redfish sessions) are returned as
 // closers: the caller closes them when the jobs are replaced.
-func buildJobs(cfg *config.Config, inv *inventory.Inventory, sink events.Sink, logger *slog.Logger, reg prometheus.Registerer) ([]collectors.Job, []closer, error) {
+//
+// SNMP collectors are also returned as neighbour sources: their LLDP tables
+// complete the inventory's topology.
+func buildJobs(cfg *config.Config, inv *inventory.Inventory, sink events.Sink, logger *slog.Logger, reg prometheus.Registerer) ([]collectors.Job, []closer, []neighborSource, error) {
 	jobs := make([]collectors.Job, 0, len(cfg.Jobs))
-	var closers []closer
-	fail := func(err error) ([]collectors.Job, []closer, error) {
+	var (
+		closers   []closer
+		neighbors []neighborSource
+	)
+	fail := func(err error) ([]collectors.Job, []closer, []neighborSource, error) {
 		closeAll(context.Background(), closers, logger)
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, jc := range cfg.Jobs {
 		c, err := newCollector(jc, sink, logger, reg)
@@ -46,6 +52,9 @@ func buildJobs(cfg *config.Config, inv *inventory.Inventory, sink events.Sink, l
 		}
 		if cl, ok := c.(closer); ok {
 			closers = append(closers, cl)
+		}
+		if ns, ok := c.(neighborSource); ok {
+			neighbors = append(neighbors, ns)
 		}
 		targets, err := jobTargets(jc, inv, cfg.Sharding)
 		if err != nil {
@@ -62,7 +71,7 @@ func buildJobs(cfg *config.Config, inv *inventory.Inventory, sink events.Sink, l
 			Targets:       targets,
 		})
 	}
-	return jobs, closers, nil
+	return jobs, closers, neighbors, nil
 }
 
 // closer is a collector that holds connections to release when replaced.

@@ -10,7 +10,7 @@ import (
 // deviceLabels returns the inventory labels of the device at addr (a switch
 // or a server's BMC or host address), for trap events; nil when unknown.
 func (s *Server) deviceLabels(addr netip.Addr) map[string]string {
-	inv := s.inventory.Load()
+	inv := s.topology.inventory()
 	if inv == nil {
 		return nil
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/fleetwatch/fleetwatch/collectors/snmp/traps"
 	"github.com/fleetwatch/fleetwatch/internal/yamlutil"
 	"github.com/fleetwatch/fleetwatch/inventory"
+	"github.com/fleetwatch/fleetwatch/pipeline/remotewrite"
 )
 
 // Job types.
@@ -61,6 +62,9 @@ type Config struct {
 	SNMPAuths snmp.Auths `yaml:"snmp_auths"`
 	// SNMPTraps enables the SNMP trap receiver when present.
 	SNMPTraps *traps.Config `yaml:"snmp_traps"`
+	// RemoteWrite sends every stored sample to Prometheus remote-write
+	// receivers (VictoriaMetrics, Mimir, Thanos, Prometheus).
+	RemoteWrite []remotewrite.Config `yaml:"remote_write"`
 	// Sharding splits the targets of every job between several instances.
 	Sharding ShardingConfig `yaml:"sharding"`
 	// Alerting configures incidents, routing, paging and remediation.
@@ -330,6 +334,11 @@ func (c *Config) Validate() error {
 		if err := c.SNMPTraps.Validate(); err != nil {
 			bad(0, "snmp_traps", "%v", err)
 		}
+	}
+	if rw, err := remotewrite.ValidateConfigs(c.RemoteWrite); err != nil {
+		bad(0, "remote_write", "%v", err)
+	} else {
+		c.RemoteWrite = rw
 	}
 	if c.Sharding.Shards < 0 || c.Sharding.Shard < 0 || (c.Sharding.Shards > 0 && c.Sharding.Shard >= c.Sharding.Shards) {
 		bad(0, "sharding", "shard %d of %d: want 0 <= shard < shards", c.Sharding.Shard, c.Sharding.Shards)
