@@ -17,6 +17,26 @@ import (
 	"github.com/fleetwatch/fleetwatch/internal/testpeer"
 )
 
+// startServe runs `fleetwatch serve --config.file=cfg`, killed when the test
+// ends (its log printed if the test failed), and returns its log.
+func startServe(t *testing.T, bin, cfg string) *strings.Builder {
+	t.Helper()
+	var logs strings.Builder
+	cmd := exec.Command(bin, "serve", "--config.file="+cfg)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("fleetwatch log:\n%s", logs.String())
+		}
+	})
+	return &logs
+}
+
 // buildBinary compiles fleetwatch once for the end-to-end tests.
 func buildBinary(t *testing.T) string {
 	t.Helper()

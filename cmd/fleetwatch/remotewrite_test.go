@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,19 +40,7 @@ jobs:
 `, port, vmAddr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var logs strings.Builder
-	cmd := exec.Command(bin, "serve", "--config.file="+cfg)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("fleetwatch log:\n%s", logs.String())
-		}
-	}()
+	startServe(t, bin, cfg)
 	vmQuery := "http://" + vmAddr + "/api/v1/query?query=" + url.QueryEscape(`node_memory_MemTotal_bytes{job="node"}`)
 	waitFor(t, 40*time.Second, "node_memory_MemTotal_bytes in VictoriaMetrics", func() bool {
 		_, body := get(t, vmQuery)

@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,19 +79,7 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("server:\n  listen_address: 127.0.0.1:%d\n  web_config_file: web.yml\nstorage:\n  path: data\njobs: []\n", port)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var logs strings.Builder
-	cmd := exec.Command(bin, "serve", "--config.file="+cfg)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("log:\n%s", logs.String())
-		}
-	}()
+	logs := startServe(t, bin, cfg)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	url := fmt.Sprintf("https://127.0.0.1:%d/-/ready", port)
 	do := func(user, pass string) (int, error) {
