@@ -24,10 +24,12 @@ var ErrSampleLimit = errors.New("sample limit exceeded")
 // A SeriesCache belongs to one target and is used by one collection at a time.
 type SeriesCache struct {
 	entries map[uint64][]*cacheEntry
+	n       int // entries, over all hashes
 	iter    uint64
 }
 
 type cacheEntry struct {
+	hash      uint64
 	in        labels.Labels // as the collector reported it
 	out       labels.Labels // after target labels and relabeling; empty when dropped
 	ref       storage.SeriesRef
@@ -41,13 +43,7 @@ func NewSeriesCache() *SeriesCache {
 }
 
 // Len is the number of series the cache knows.
-func (c *SeriesCache) Len() int {
-	n := 0
-	for _, es := range c.entries {
-		n += len(es)
-	}
-	return n
-}
+func (c *SeriesCache) Len() int { return c.n }
 
 func (c *SeriesCache) get(h uint64, ls labels.Labels) *cacheEntry {
 	for _, e := range c.entries[h] {
@@ -83,6 +79,8 @@ type Batch struct {
 	meta  *MetadataStore
 	lb    *labels.Builder
 	iter  uint64
+	seen  int           // cache entries this collection reported
+	added []*cacheEntry // entries this collection created
 
 	Scraped int // samples the collector appended
 	Stored  int // samples kept after relabeling
@@ -110,19 +108,24 @@ func (b *Batch) Append(ls labels.Labels, t int64, v float64) error {
 	h := ls.Hash()
 	e := b.cache.get(h, ls)
 	if e == nil {
-		e = &cacheEntry{in: ls.Copy(), out: b.finalLabels(ls)}
+		e = &cacheEntry{hash: h, in: ls.Copy(), out: b.finalLabels(ls)}
 		b.cache.entries[h] = append(b.cache.entries[h], e)
-	}
-	if e.out.IsEmpty() {
-		e.lastIter = b.iter // dropped by relabeling: remember that, store nothing
-		return nil
+		b.cache.n++
+		b.added = append(b.added, e)
 	}
 	if e.lastIter == b.iter {
+		if e.out.IsEmpty() {
+			return nil
+		}
 		// The same series twice in one collection: keep the first, as
 		// Prometheus reports a duplicate.
 		return fmt.Errorf("series %s: %w", e.out.String(), storage.ErrDuplicateSampleForTimestamp)
 	}
 	e.lastIter = b.iter
+	b.seen++
+	if e.out.IsEmpty() {
+		return nil // dropped by relabeling: remembered, nothing stored
+	}
 	b.Stored++
 	if b.opts.SampleLimit > 0 && b.Stored > b.opts.SampleLimit {
 		return fmt.Errorf("%w: more than %d samples", ErrSampleLimit, b.opts.SampleLimit)
@@ -183,21 +186,42 @@ func (b *Batch) finalLabels(ls labels.Labels) labels.Labels {
 
 // Commit stores the collection and writes stale markers for the series the
 // previous collection had and this one does not.
+//
+// When the collection reported every known series (the steady state) the
+// cache is not scanned at all.
 func (b *Batch) Commit() error {
-	b.markStale(func(e *cacheEntry) bool {
-		if e.lastIter == b.iter {
-			e.committed = true
-			return false
-		}
-		return true
-	})
+	for _, e := range b.added {
+		e.committed = true
+	}
+	if b.seen < b.cache.n {
+		b.markStale(func(e *cacheEntry) bool { return e.lastIter != b.iter })
+	}
 	return b.app.Commit()
 }
 
 // Rollback discards the collection, and forgets the series it introduced.
 func (b *Batch) Rollback() error {
-	b.forget(func(e *cacheEntry) bool { return !e.committed })
+	for _, e := range b.added {
+		b.cache.remove(e)
+	}
 	return b.app.Rollback()
+}
+
+// remove drops one entry.
+func (c *SeriesCache) remove(e *cacheEntry) {
+	es := c.entries[e.hash]
+	for i, x := range es {
+		if x == e {
+			es = append(es[:i], es[i+1:]...)
+			c.n--
+			break
+		}
+	}
+	if len(es) == 0 {
+		delete(c.entries, e.hash)
+	} else {
+		c.entries[e.hash] = es
+	}
 }
 
 // MarkAllStale writes a stale marker at ts for every series cache has seen and
@@ -230,7 +254,12 @@ func (b *Batch) forget(drop func(*cacheEntry) bool) {
 		for _, e := range es {
 			if !drop(e) {
 				kept = append(kept, e)
+			} else {
+				b.cache.n--
 			}
+		}
+		if len(kept) == len(es) {
+			continue
 		}
 		if len(kept) == 0 {
 			delete(b.cache.entries, h)
