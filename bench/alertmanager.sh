@@ -16,9 +16,9 @@ cd "$(dirname "$0")/.."
 command -v prometheus-alertmanager >/dev/null || { echo "prometheus-alertmanager is not installed" >&2; exit 1; }
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 go test ./alerter/acceptance/ -run XXX -count=1 -timeout 30m \
-  -bench 'PostAlerts' -benchtime "${INTAKE}x" | grep -E '^Benchmark|^ok|FAIL'
+  -bench 'PostAlerts' -benchtime "${INTAKE}x" | grep -E '^Benchmark|^ok|FAIL|_test.go:'
 go test ./alerter/acceptance/ -run XXX -count=1 -timeout 30m \
-  -bench 'AlertToNotification' -benchtime "${LATENCY}x" | grep -E '^Benchmark|^ok|FAIL'
+  -bench 'AlertToNotification' -benchtime "${LATENCY}x" | grep -E '^Benchmark|^ok|FAIL|_test.go:'
 go test ./alerter/acceptance/ -run XXX -count=1 -timeout 30m \
-  -bench 'Memory100kAlerts' -benchtime 1x | grep -E '^Benchmark|^ok|FAIL'
+  -bench 'Memory100kAlerts' -benchtime 1x | grep -E '^Benchmark|^ok|FAIL|_test.go:'
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
