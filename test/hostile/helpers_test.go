@@ -45,7 +45,7 @@ receivers:
 
 // startPlain runs fleetwatch with no collectors and no rules: the store
 // holds exactly what the test posts.
-func startPlain(t *testing.T) (*fwproc.Server, *client) {
+func startPlain(t testing.TB) (*fwproc.Server, *client) {
 	t.Helper()
 	dir := t.TempDir()
 	write(t, dir, "tokens.yml", tokensFile)
@@ -60,7 +60,7 @@ jobs: []
 	return srv, &client{base: srv.Base, token: writeToken, hc: &http.Client{Timeout: 60 * time.Second}}
 }
 
-func write(t *testing.T, dir, name, text string) string {
+func write(t testing.TB, dir, name, text string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
