@@ -1,6 +1,3 @@
-// Package yamlutil turns yaml.v3's decoding errors into fleetwatch's error
-// format, `file:line: field: problem`, one line per problem, so every config
-// and inventory error points at the line to fix.
 package yamlutil
 
 import (
@@ -129,24 +126,10 @@ func decodes(n *yaml.Node, t reflect.Type) bool {
 // fieldType returns the type of t's field whose yaml name is key, looking
 // into inline fields.
 func fieldType(t reflect.Type, key string) (reflect.Type, bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("yaml")
-		name, opts, _ := strings.Cut(tag, ",")
-		if strings.Contains(opts, "inline") {
-			if ft, ok := fieldType(f.Type, key); ok {
-				return ft, true
-			}
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		if name == key {
-			return f.Type, true
-		}
-	}
-	return nil, false
+	sk := &structKeys{keys: map[string]reflect.Type{}}
+	addStructKeys(sk, t, map[reflect.Type]bool{})
+	ft, ok := sk.keys[key]
+	return ft, ok
 }
 
 // DecodeError is FormatError plus, for an error that carries no line, the
