@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -122,6 +123,12 @@ func newLogger(level, format string, w io.Writer) *slog.Logger {
 
 func runServe(o app.Options, level, format string, stderr io.Writer) int {
 	o.Logger = newLogger(level, format, stderr)
+	// As Prometheus 3 does: collect garbage at 75% heap growth instead of
+	// Go's 100%, trading a little CPU for a smaller resident set. GOGC in
+	// the environment still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(75)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
