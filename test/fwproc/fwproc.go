@@ -107,7 +107,7 @@ func Start(t testing.TB, bin string, o Options) *Server {
 	deadline := time.Now().Add(o.ReadyTimeout)
 	for {
 		if s.Exited() {
-			t.Fatalf("fleetwatch exited while starting:\n%s", s.Log())
+			t.Fatalf("fleetwatch exited while starting (%v):\n%s", s.Cmd.ProcessState, s.Log())
 		}
 		resp, err := http.Get(s.Base + "/-/ready")
 		if err == nil {
