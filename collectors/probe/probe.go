@@ -25,6 +25,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/fleetwatch/fleetwatch/collectors"
+	"github.com/fleetwatch/fleetwatch/internal/yamlutil"
 )
 
 // Probers.
@@ -131,36 +132,11 @@ func (c *Config) fillDefaults() {
 // UnmarshalYAML fills defaults and refuses unknown keys, naming the line.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 	*c = defaults()
-	if err := checkKeys(node, reflect.TypeFor[Config](), ""); err != nil {
+	if err := yamlutil.CheckKeys(node, reflect.TypeFor[Config](), yamlutil.KeyOptions{Noun: "probe config"}); err != nil {
 		return err
 	}
 	type plain Config
 	return node.Decode((*plain)(c))
-}
-
-func checkKeys(node *yaml.Node, t reflect.Type, prefix string) error {
-	if node.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(node.Content); i += 2 {
-		k := node.Content[i]
-		var ft reflect.Type
-		for j := range t.NumField() {
-			tag, _, _ := strings.Cut(t.Field(j).Tag.Get("yaml"), ",")
-			if tag == k.Value {
-				ft = t.Field(j).Type
-			}
-		}
-		if ft == nil {
-			return fmt.Errorf("line %d: unknown probe config key %q", k.Line, prefix+k.Value)
-		}
-		if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Duration]() {
-			if err := checkKeys(node.Content[i+1], ft, prefix+k.Value+"."); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // Validate checks the config, naming the bad key.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/fleetwatch/fleetwatch/internal/yamlutil"
 )
 
 // Config is the redfish part of a job: how to reach and read every BMC of
@@ -130,48 +132,16 @@ func DefaultConfig() Config {
 // pointer to password_file.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 	*c = DefaultConfig()
-	if err := checkFields(node, reflect.TypeFor[Config](), ""); err != nil {
+	opts := yamlutil.KeyOptions{
+		Noun:       "redfish config",
+		Secrets:    map[string]string{"password": "password_file or password_env"},
+		SecretRule: "are only read from files or the environment",
+	}
+	if err := yamlutil.CheckKeys(node, reflect.TypeFor[Config](), opts); err != nil {
 		return err
 	}
 	type plain Config
 	return node.Decode((*plain)(c))
-}
-
-func checkFields(node *yaml.Node, t reflect.Type, prefix string) error {
-	if node.Kind == yaml.DocumentNode && len(node.Content) == 1 {
-		node = node.Content[0]
-	}
-	if node.Kind != yaml.MappingNode {
-		return nil // yaml.v3 reports the type mismatch itself.
-	}
-	for i := 0; i+1 < len(node.Content); i += 2 {
-		key, val := node.Content[i], node.Content[i+1]
-		name := prefix + key.Value
-		f, ok := fieldByTag(t, key.Value)
-		if !ok {
-			if name == "password" || name == "tls.key" {
-				return fmt.Errorf("line %d: %s: secrets are only read from files or the environment, use password_file or password_env", key.Line, name)
-			}
-			return fmt.Errorf("line %d: unknown redfish config key %q", key.Line, name)
-		}
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[model.Duration]() {
-			if err := checkFields(val, f.Type, name+"."); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if tag == name {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
 }
 
 // Validate checks the values, naming the field at fault. It does not read

@@ -10,6 +10,8 @@ import (
 
 	"github.com/alecthomas/units"
 	"gopkg.in/yaml.v3"
+
+	"github.com/fleetwatch/fleetwatch/internal/yamlutil"
 )
 
 // Config is the scrape part of a job: how to fetch and read one exporter. The
@@ -140,63 +142,27 @@ func ParseConfig(b []byte) (Config, error) {
 // bearer_token) is refused with a pointer to the *_file key.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 	*c = DefaultConfig()
-	if err := checkFields(node, reflect.TypeFor[Config](), ""); err != nil {
+	if err := yamlutil.CheckKeys(node, reflect.TypeFor[Config](), keyOptions()); err != nil {
 		return err
 	}
 	type plain Config
 	return node.Decode((*plain)(c))
 }
 
-// inlineSecrets are keys Prometheus accepts with the secret in the config
-// text; fleetwatch only reads secrets from files.
-var inlineSecrets = map[string]string{
-	"bearer_token":        "bearer_token_file",
-	"basic_auth.password": "basic_auth.password_file",
-	"tls_config.key":      "tls_config.key_file",
-	"authorization":       "bearer_token_file",
-}
-
-// checkFields walks a YAML mapping and reports the first key that is not a
-// field of t, recursing into nested structs.
-func checkFields(node *yaml.Node, t reflect.Type, prefix string) error {
-	if node.Kind == yaml.DocumentNode && len(node.Content) == 1 {
-		node = node.Content[0]
+// keyOptions word the errors of unknown keys. The secrets are keys
+// Prometheus accepts with the secret in the config text; fleetwatch only
+// reads secrets from files.
+func keyOptions() yamlutil.KeyOptions {
+	return yamlutil.KeyOptions{
+		Noun: "scrape config",
+		Secrets: map[string]string{
+			"bearer_token":        "bearer_token_file",
+			"basic_auth.password": "basic_auth.password_file",
+			"tls_config.key":      "tls_config.key_file",
+			"authorization":       "bearer_token_file",
+		},
+		SecretRule: "are only read from files",
 	}
-	if node.Kind != yaml.MappingNode {
-		return nil // yaml.v3 reports the type mismatch itself.
-	}
-	for i := 0; i+1 < len(node.Content); i += 2 {
-		key, val := node.Content[i], node.Content[i+1]
-		name := prefix + key.Value
-		f, ok := fieldByTag(t, key.Value)
-		if !ok {
-			if file, secret := inlineSecrets[name]; secret {
-				return fmt.Errorf("line %d: %s: secrets are only read from files, use %s", key.Line, name, file)
-			}
-			return fmt.Errorf("line %d: unknown scrape config key %q", key.Line, name)
-		}
-		ft := f.Type
-		if ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		if ft.Kind() == reflect.Struct {
-			if err := checkFields(val, ft, name+"."); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if tag == name {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
 }
 
 // Validate checks the config, naming the first bad key. Files named by the

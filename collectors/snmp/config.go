@@ -11,6 +11,8 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 	"gopkg.in/yaml.v3"
+
+	"github.com/fleetwatch/fleetwatch/internal/yamlutil"
 )
 
 // Config is the SNMP part of a job: which modules to poll, with which
@@ -74,7 +76,7 @@ func DefaultConfig() Config {
 // the key and its line.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 	*c = DefaultConfig()
-	if err := checkKeys(node, reflect.TypeFor[Config](), "snmp config", nil); err != nil {
+	if err := yamlutil.CheckKeys(node, reflect.TypeFor[Config](), yamlutil.KeyOptions{Noun: "snmp config"}); err != nil {
 		return err
 	}
 	type plain Config
@@ -180,17 +182,19 @@ func DefaultAuth() Auth {
 	return Auth{Version: 2, Community: "public", SecurityLevel: "noAuthNoPriv", AuthProtocol: "MD5", PrivProtocol: "DES"}
 }
 
-// inlineSecrets are keys snmp_exporter accepts with the secret in the text.
-var inlineSecrets = map[string]string{
-	"password":      "password_file or password_env",
-	"priv_password": "priv_password_file or priv_password_env",
-}
-
 // UnmarshalYAML starts from DefaultAuth and refuses unknown keys and inline
-// passwords.
+// passwords (snmp_exporter accepts them in the text).
 func (a *Auth) UnmarshalYAML(node *yaml.Node) error {
 	*a = DefaultAuth()
-	if err := checkKeys(node, reflect.TypeFor[Auth](), "snmp auth", inlineSecrets); err != nil {
+	opts := yamlutil.KeyOptions{
+		Noun: "snmp auth",
+		Secrets: map[string]string{
+			"password":      "password_file or password_env",
+			"priv_password": "priv_password_file or priv_password_env",
+		},
+		SecretRule: "are read from files or the environment",
+	}
+	if err := yamlutil.CheckKeys(node, reflect.TypeFor[Auth](), opts); err != nil {
 		return err
 	}
 	type plain Auth
@@ -350,38 +354,6 @@ func keys[V any](m map[string]V) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ", ")
-}
-
-// checkKeys reports the first key of a YAML mapping that is not a field of
-// t, with its line; secret keys get a pointer to where the secret belongs.
-func checkKeys(node *yaml.Node, t reflect.Type, what string, secrets map[string]string) error {
-	if node.Kind == yaml.DocumentNode && len(node.Content) == 1 {
-		node = node.Content[0]
-	}
-	if node.Kind != yaml.MappingNode {
-		return nil // yaml.v3 reports the type mismatch itself.
-	}
-	for i := 0; i+1 < len(node.Content); i += 2 {
-		key := node.Content[i]
-		if hasYAMLField(t, key.Value) {
-			continue
-		}
-		if where, ok := secrets[key.Value]; ok {
-			return fmt.Errorf("line %d: %s: %s: secrets are read from files or the environment, use %s", key.Line, what, key.Value, where)
-		}
-		return fmt.Errorf("line %d: unknown %s key %q", key.Line, what, key.Value)
-	}
-	return nil
-}
-
-func hasYAMLField(t reflect.Type, name string) bool {
-	for i := range t.NumField() {
-		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if tag == name && tag != "-" {
-			return true
-		}
-	}
-	return false
 }
 
 // USMParameters returns the v3 USM parameters of a, its secrets read, for

@@ -59,7 +59,7 @@ func TestConfigYAML(t *testing.T) {
 	for _, tc := range []struct{ name, in, wantErr string }{
 		{"v2c", "core:\n  community: s3cret\n", ""},
 		{"v3 authPriv", "core:\n  version: 3\n  username: u\n  security_level: authPriv\n  auth_protocol: SHA256\n  password_file: " + pass + "\n  priv_protocol: AES256\n  priv_password_file: " + pass + "\n", ""},
-		{"inline password", "core:\n  version: 3\n  password: x\n", "line 3: snmp auth: password: secrets are read from files or the environment, use password_file or password_env"},
+		{"inline password", "core:\n  version: 3\n  password: x\n", "line 3: password: secrets are read from files or the environment, use password_file or password_env"},
 		{"unknown key", "core:\n  comunity: x\n", "line 2: unknown snmp auth key \"comunity\""},
 		{"bad version", "core:\n  version: 4\n", "version: 4 must be 1, 2 or 3"},
 		{"bad auth protocol", "core:\n  version: 3\n  username: u\n  security_level: authNoPriv\n  auth_protocol: SHA1024\n  password_file: " + pass + "\n", `auth_protocol: "SHA1024" is not one of MD5, SHA, SHA224, SHA256, SHA384, SHA512`},
