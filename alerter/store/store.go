@@ -158,3 +158,42 @@ type RemediationFilter struct {
 type AlertBatchPutter interface {
 	PutAlerts(ctx context.Context, as []Alert) error
 }
+
+// Lease is the state of a named lease after TryLease.
+type Lease struct {
+	// Holder is the owner holding the lease ("" if nobody does).
+	Holder string
+	// Term counts the lease's changes of holder: a new holder gets a
+	// larger term than every holder before it.
+	Term int64
+	// TTL is how long the lease stays valid from the moment TryLease
+	// asked, for its holder.
+	TTL time.Duration
+}
+
+// Leaser is an optional capability of a Store: named leases, each held by
+// one owner at a time until it lapses. The active instance of several
+// sharing one database holds the alerter's lease.
+type Leaser interface {
+	// TryLease takes the lease name for owner when it is free, lapsed or
+	// already owner's, and renews it for ttl; otherwise it reports who
+	// holds it. Expiry is judged by the database's clock where it has one
+	// (PostgreSQL), so the instances' clocks need not agree.
+	TryLease(ctx context.Context, name, owner string, ttl time.Duration) (Lease, error)
+	// ReleaseLease gives the lease up if owner holds it (a clean stop), so
+	// another instance takes over without waiting for it to lapse.
+	ReleaseLease(ctx context.Context, name, owner string) error
+	// Shared reports whether several processes may use the store at once
+	// (PostgreSQL), so that the alerter must elect an active instance;
+	// false for a store only one process opens (SQLite).
+	Shared() bool
+}
+
+// AlertObserver is an optional capability of a Tx, used by a standby
+// instance: storing alerts as AlertBatchPutter does, except that a stored
+// alert of the same episode (its stored EndsAt is unset or after the new
+// StartsAt) keeps its IncidentID and Suppressed, which only the active
+// instance decides. A new episode starts with both empty.
+type AlertObserver interface {
+	ObserveAlerts(ctx context.Context, as []Alert) error
+}

@@ -80,8 +80,29 @@ var _ store.AlertBatchPutter = (*txn)(nil)
 // bound on parameters per statement.
 const alertBatch = 100
 
+// observeAlertSQL is putAlertSQL for a standby instance: a stored alert
+// of the same episode keeps what the active instance decided.
+const observeAlertSQL = `INSERT INTO alerts (` + alertCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, annotations = excluded.annotations,
+	starts_at = CASE WHEN (alerts.ends_at = 0 OR alerts.ends_at > excluded.starts_at) AND alerts.starts_at < excluded.starts_at
+		THEN alerts.starts_at ELSE excluded.starts_at END,
+	ends_at = excluded.ends_at, generator_url = excluded.generator_url, updated_at = excluded.updated_at,
+	incident_id = CASE WHEN alerts.ends_at = 0 OR alerts.ends_at > excluded.starts_at THEN alerts.incident_id ELSE '' END,
+	suppressed = CASE WHEN alerts.ends_at = 0 OR alerts.ends_at > excluded.starts_at THEN alerts.suppressed ELSE '' END`
+
+var _ store.AlertObserver = (*txn)(nil)
+
+// ObserveAlerts stores as for a standby instance; see store.AlertObserver.
+func (t *txn) ObserveAlerts(ctx context.Context, as []store.Alert) error {
+	return t.putAlerts(ctx, as, observeAlertSQL)
+}
+
 // PutAlerts stores as with multi-row INSERTs; see store.AlertBatchPutter.
 func (t *txn) PutAlerts(ctx context.Context, as []store.Alert) error {
+	return t.putAlerts(ctx, as, putAlertSQL)
+}
+
+func (t *txn) putAlerts(ctx context.Context, as []store.Alert, single string) error {
 	// One statement may not touch a row twice (PostgreSQL): keep the last.
 	last := make(map[string]int, len(as))
 	for i, a := range as {
@@ -96,7 +117,7 @@ func (t *txn) PutAlerts(ctx context.Context, as []store.Alert) error {
 		if rows == 0 {
 			return nil
 		}
-		q := t.s.batchPutAlertSQL(rows)
+		q := t.s.batchPutAlertSQL(single, rows)
 		if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("put %d alerts: %w", rows, t.s.mapErr(err))
 		}
@@ -121,9 +142,10 @@ func (t *txn) PutAlerts(ctx context.Context, as []store.Alert) error {
 	return flush()
 }
 
-// batchPutAlertSQL is putAlertSQL for n rows, in the dialect.
-func (s *Store) batchPutAlertSQL(n int) string {
-	head, tail, _ := strings.Cut(putAlertSQL, "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+// batchPutAlertSQL is single (putAlertSQL or observeAlertSQL) for n rows,
+// in the dialect.
+func (s *Store) batchPutAlertSQL(single string, n int) string {
+	head, tail, _ := strings.Cut(single, "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	var b strings.Builder
 	b.WriteString(head)
 	for i := range n {

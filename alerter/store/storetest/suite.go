@@ -34,6 +34,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"JSONRoundTrip", testJSONRoundTrip},
 		{"Times", testTimes},
+		{"Leases", testLeases},
+		{"ObserveAlerts", testObserveAlerts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
