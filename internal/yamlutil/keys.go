@@ -30,8 +30,11 @@ const DefaultSecretRule = "are not written in the config"
 // KeyOptions say how CheckKeys names what it refuses.
 type KeyOptions struct {
 	// Noun names the block in messages: "scrape config", "snmp auth".
+	// UnknownField messages do without it.
 	Noun string
-	// Wording chooses the words of an unknown-key message.
+	// Wording chooses the words of an unknown-key message. A refused
+	// secret reads `line N: path: secrets <SecretRule>, use <Use>`, with
+	// `Noun: ` before the path under NounUnknownKey.
 	Wording Wording
 	// Prefix is the path of the checked node inside a larger document
 	// ("receivers[2]"); it starts every key path in messages. A trailing
