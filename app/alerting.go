@@ -169,7 +169,8 @@ func loadAlerting(cfg *config.Config, logger *slog.Logger, reg prometheus.Regist
 
 // apply swaps in the alerting part of a reloaded config.
 func (a *alerting) apply(cfg *config.Config, inv *inventory.Inventory, logger *slog.Logger, reg prometheus.Registerer) error {
-	acfg, notifiers, remCfg, tokens, err := loadAlerting(cfg, logger, reg)
+	// API tokens are read at start only: incidentapi and the UI hold them.
+	acfg, notifiers, remCfg, _, err := loadAlerting(cfg, logger, reg)
 	if err != nil {
 		return err
 	}
@@ -177,9 +178,12 @@ func (a *alerting) apply(cfg *config.Config, inv *inventory.Inventory, logger *s
 		return err
 	}
 	a.remediate.SetConfig(remCfg)
-	a.remediate.SetFleet(remediate.NewInventoryFleet(a.lifecycle.apply(inv)))
-	a.tokens = tokens
 	return nil
+}
+
+// setInventory gives remediation the fleet it decides on.
+func (a *alerting) setInventory(inv *inventory.Inventory) {
+	a.remediate.SetFleet(remediate.NewInventoryFleet(a.lifecycle.apply(inv)))
 }
 
 // run runs the engines and prunes the store hourly until ctx ends.

@@ -167,7 +167,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	s.anomaly = newAnomalyRunner(engine, remoteQuery, store, store, s.sendAlerts, cfg.Storage.Path, extURL, s.logger.With("component", "anomaly"))
 	if cfg.Simulate != nil {
-		simCtx, stopSim := context.WithCancel(ctx)
+		// Not under ctx: the simulated devices stop after the collectors that
+		// poll them have logged out (the deferred calls run after them).
+		simCtx, stopSim := context.WithCancel(context.Background())
 		defer stopSim()
 		f, err := startSimulation(simCtx, cfg, s)
 		if err != nil {
@@ -219,7 +221,9 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// Bounded reads: a client sending its headers or body byte by byte is cut
+	// off; WriteTimeout stays unset so long queries can answer.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -389,7 +393,9 @@ func (s *Server) apply(cfg *config.Config) error {
 		if err := s.remoteWrite.ApplyConfig(cfg.RemoteWrite); err != nil {
 			return err
 		}
-		if err := s.alerting.apply(cfg, inv, s.logger, reg); err != nil {
+		// Receivers register their metrics on the main registry, where a
+		// reload finds and reuses them.
+		if err := s.alerting.apply(cfg, inv, s.logger, s.reg); err != nil {
 			return err
 		}
 	}
@@ -397,6 +403,7 @@ func (s *Server) apply(cfg *config.Config) error {
 	s.gen.set(reg)
 	s.sched.Update(jobs)
 	s.topology.set(inv, neighbors)
+	s.alerting.setInventory(s.topology.inventory())
 	closeAll(context.Background(), s.closers, s.logger)
 	s.closers = closers
 	committed = true

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
@@ -31,7 +32,15 @@ func (s *Server) routes(api *promapi.API, engine *promql.Engine) (http.Handler, 
 			http.Error(w, "fleetwatch is starting.", http.StatusServiceUnavailable)
 		}
 	})
-	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := s.authorize(r, true); err != nil {
+			code := http.StatusUnauthorized
+			if errors.Is(err, amapi.ErrForbidden) {
+				code = http.StatusForbidden
+			}
+			http.Error(w, err.Error(), code)
+			return
+		}
 		if err := s.Reload(); err != nil {
 			http.Error(w, "reload failed, the running configuration stays: "+err.Error(), http.StatusInternalServerError)
 			return
@@ -126,5 +135,13 @@ func (s *Server) authorize(r *http.Request, write bool) (string, error) {
 	if s.alerting.tokens == nil {
 		return "anonymous", nil
 	}
-	return s.alerting.tokens.Check(r, write)
+	name, err := s.alerting.tokens.Check(r, write)
+	switch {
+	case err == nil:
+		return name, nil
+	case errors.Is(err, incidentapi.ErrForbidden):
+		return name, fmt.Errorf("%w: %v", amapi.ErrForbidden, err)
+	default:
+		return "", fmt.Errorf("%w: %v", amapi.ErrUnauthorized, err)
+	}
 }
