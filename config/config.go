@@ -244,12 +244,13 @@ func Load(path string) (*Config, error) {
 // Parse reads a config from data, naming it file in errors. Keys left out
 // keep their defaults; the default job list is replaced by the file's jobs
 // when it has a jobs key.
-func Parse(file string, data []byte) (*Config, error) {
+func Parse(file string, data []byte) (c *Config, err error) {
+	defer recoverYAML(file, &err)
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlutil.FormatError(file, err)
 	}
-	c := Default()
+	c = Default()
 	c.Jobs = nil
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -506,4 +507,13 @@ func (c *Config) Resolve(path string) string {
 		return path
 	}
 	return filepath.Join(filepath.Dir(c.File), path)
+}
+
+// recoverYAML turns a panic inside yaml.v3 (it has one on some merge-key
+// inputs) into an error naming the file, so a bad file never crashes a
+// running fleetwatch on reload.
+func recoverYAML(file string, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%s: YAML the parser cannot handle: %v", file, r)
+	}
 }

@@ -137,3 +137,11 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParserPanicIsAnError(t *testing.T) {
+	// yaml.v3 v3.0.1 panics on a mapping used as a key next to a merge key.
+	_, err := Parse("f.yml", []byte("0: &b {0,1}\nserver: {<<, *b}\n"))
+	if err == nil || !strings.Contains(err.Error(), "f.yml") {
+		t.Fatalf("error %v, want one naming the file", err)
+	}
+}

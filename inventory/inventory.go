@@ -99,12 +99,17 @@ var reservedLabels = map[string]bool{
 
 // Parse checks data read from file name. Errors name the file, line and
 // field; all of them are reported, not only the first.
-func Parse(name string, data []byte) (*Inventory, error) {
+func Parse(name string, data []byte) (inv *Inventory, err error) {
+	defer func() {
+		if r := recover(); r != nil { // yaml.v3 panics on some merge-key inputs
+			inv, err = nil, fmt.Errorf("%s: YAML the parser cannot handle: %v", name, r)
+		}
+	}()
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlutil.FormatError(name, err)
 	}
-	inv := &Inventory{}
+	inv = &Inventory{}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(inv); err != nil && !errors.Is(err, io.EOF) {

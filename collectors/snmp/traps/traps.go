@@ -21,6 +21,7 @@ import (
 
 	"github.com/fleetwatch/fleetwatch/collectors/snmp"
 	"github.com/fleetwatch/fleetwatch/events"
+	"github.com/fleetwatch/fleetwatch/internal/yamlutil"
 )
 
 // DefaultListenAddress is where traps are received unless configured: an
@@ -89,21 +90,8 @@ func DefaultConfig() Config { return Config{ListenAddress: DefaultListenAddress}
 // UnmarshalYAML starts from DefaultConfig and refuses unknown keys.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 	*c = DefaultConfig()
-	if node.Kind == yaml.MappingNode {
-		t := reflect.TypeFor[Config]()
-		for i := 0; i+1 < len(node.Content); i += 2 {
-			k := node.Content[i]
-			found := false
-			for j := range t.NumField() {
-				tag, _, _ := strings.Cut(t.Field(j).Tag.Get("yaml"), ",")
-				if tag == k.Value && tag != "-" {
-					found = true
-				}
-			}
-			if !found {
-				return fmt.Errorf("line %d: unknown snmp trap receiver key %q", k.Line, k.Value)
-			}
-		}
+	if err := yamlutil.CheckKeys(node, reflect.TypeFor[Config](), yamlutil.KeyOptions{Noun: "snmp trap receiver"}); err != nil {
+		return err
 	}
 	type plain Config
 	return node.Decode((*plain)(c))
