@@ -5,7 +5,7 @@
 // series stay flat after warm-up and that healthy targets keep being
 // collected.
 //
-// It runs 3 minutes by default (FLEETWATCH_SOAK=30m for a long run) and is
+// It runs 2 minutes by default (FLEETWATCH_SOAK=30m for a long run) and is
 // skipped under -short. It must not import fleetwatch's packages: it tests
 // the binary.
 package soak
