@@ -21,6 +21,7 @@ type batch struct {
 	updSet     map[*store.Incident]bool
 	alerts     []*alertEntry
 	alertSet   map[*alertEntry]bool
+	observed   []*alertEntry // a standby's alert writes (store.AlertObserver)
 	events     []store.TimelineEvent
 	outbox     []store.Notification
 	silences   []store.Silence
@@ -32,7 +33,7 @@ func (e *Engine) newBatch(now time.Time) *batch {
 }
 
 func (b *batch) empty() bool {
-	return len(b.created)+len(b.updated)+len(b.alerts)+len(b.events)+len(b.outbox)+len(b.silences)+len(b.after) == 0
+	return len(b.created)+len(b.updated)+len(b.alerts)+len(b.observed)+len(b.events)+len(b.outbox)+len(b.silences)+len(b.after) == 0
 }
 
 func (b *batch) createIncident(inc *store.Incident) {
@@ -53,6 +54,15 @@ func (b *batch) putAlert(a *alertEntry) {
 		return
 	}
 	b.alerts = append(b.alerts, a)
+	b.alertSet[a] = true
+}
+
+// observe queues a standby's write of a (once per batch).
+func (b *batch) observe(a *alertEntry) {
+	if b.alertSet[a] {
+		return
+	}
+	b.observed = append(b.observed, a)
 	b.alertSet[a] = true
 }
 
@@ -102,14 +112,22 @@ func (e *Engine) commitUnlocked(ctx context.Context, s *sealed) error {
 type sealed struct {
 	created, updated []store.Incident
 	alerts           []store.Alert
+	observed         []store.Alert
 	events           []store.TimelineEvent
 	outbox           []store.Notification
 	silences         []store.Silence
 	after            []func(ctx context.Context, tx store.Tx) error
+	// active is set for a batch the active instance built: with several
+	// instances it is written only while this one holds the lease.
+	active bool
 
 	done bool // guarded by commitQueue.mu
 	err  error
 }
+
+// errLeaseLapsed refuses a write of the active instance whose lease was
+// not renewed in time: another instance may be active already.
+var errLeaseLapsed = errors.New("this instance's alerter lease lapsed")
 
 // errReloaded answers a batch built on state that a failed commit made
 // stale: the state was rebuilt from the store and the batch dropped.
@@ -123,7 +141,7 @@ func (e *Engine) seal(ctx context.Context, b *batch) (*sealed, error) {
 	if b.empty() && !e.commits.isBroken() {
 		return nil, nil
 	}
-	s := &sealed{events: b.events, outbox: b.outbox, silences: b.silences, after: b.after}
+	s := &sealed{events: b.events, outbox: b.outbox, silences: b.silences, after: b.after, active: !e.standby}
 	for _, inc := range b.created {
 		s.created = append(s.created, *inc)
 	}
@@ -138,6 +156,11 @@ func (e *Engine) seal(ctx context.Context, b *batch) (*sealed, error) {
 		a.persistedEnd = a.a.EndsAt
 		s.alerts = append(s.alerts, a.a)
 	}
+	for _, a := range b.observed {
+		a.a.UpdatedAt = b.now
+		a.persistedEnd = a.a.EndsAt
+		s.observed = append(s.observed, a.a)
+	}
 	if !e.commits.push(s) {
 		// An earlier group failed: memory (and b, built on it) is ahead
 		// of the store.
@@ -151,6 +174,11 @@ func (e *Engine) seal(ctx context.Context, b *batch) (*sealed, error) {
 // commit. e.mu is held.
 func (e *Engine) recoverLocked(ctx context.Context) {
 	if !e.commits.isBroken() {
+		return
+	}
+	if e.standby {
+		e.resetStandbyLocked()
+		e.commits.repaired()
 		return
 	}
 	if err := e.load(ctx); err != nil {
@@ -204,6 +232,17 @@ func (q *commitQueue) repaired() {
 	q.mu.Unlock()
 }
 
+// drain returns once every batch sealed before it is written (nil) or
+// failed (the error; the queue is then broken until the caller rebuilds
+// memory and calls repaired).
+func (q *commitQueue) drain(ctx context.Context, e *Engine) error {
+	s := &sealed{}
+	if !q.push(s) {
+		return fmt.Errorf("alerter store: %w", errReloaded)
+	}
+	return q.await(ctx, e, s)
+}
+
 // await returns once s is written (nil) or failed. It never takes e.mu,
 // so a caller may hold it.
 func (q *commitQueue) await(ctx context.Context, e *Engine, s *sealed) error {
@@ -239,9 +278,27 @@ func (q *commitQueue) await(ctx context.Context, e *Engine, s *sealed) error {
 func (e *Engine) write(ctx context.Context, group []*sealed) error {
 	start := time.Now()
 	alerts, outbox := 0, 0
+	if e.ha != nil {
+		for _, b := range group {
+			if b.active && !e.ha.valid() {
+				e.metrics.commitFailures.Inc()
+				return fmt.Errorf("alerter store: not written: %w", errLeaseLapsed)
+			}
+		}
+	}
 	err := e.st.Update(ctx, func(tx store.Tx) error {
 		bp, _ := tx.(store.AlertBatchPutter)
 		for _, b := range group {
+			if len(b.observed) > 0 {
+				ob, ok := tx.(store.AlertObserver)
+				if !ok {
+					return errors.New("the store cannot take a standby's alerts (store.AlertObserver)")
+				}
+				if err := ob.ObserveAlerts(ctx, b.observed); err != nil {
+					return err
+				}
+				alerts += len(b.observed)
+			}
 			for _, inc := range b.created {
 				if err := tx.CreateIncident(ctx, inc); err != nil {
 					return fmt.Errorf("incident %s: %w", inc.ID, err)

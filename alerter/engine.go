@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -63,6 +64,9 @@ type Options struct {
 	// SweepInterval is how often expired alerts (EndsAt passed with no
 	// resolve sent) are looked for; 0 means one second.
 	SweepInterval time.Duration
+	// HA tunes the election of the active instance when several share
+	// the store (its store.Leaser says Shared); ignored otherwise.
+	HA HAOptions
 }
 
 // Engine turns alerts and events into incidents and notifications.
@@ -73,8 +77,10 @@ type Engine struct {
 	st      store.Store
 	owner   string
 	metrics *metrics
+	ha      *haState // nil: the only instance
 
 	mu       sync.Mutex
+	standby  bool // another instance is active (HA): store alerts, nothing else
 	cfg      *Config
 	routes   *routeNode
 	iv       *timeinterval.Intervener
@@ -117,9 +123,13 @@ func New(o Options) (*Engine, error) {
 		o.SweepInterval = time.Second
 	}
 	if o.Owner == "" {
-		var b [6]byte
+		var b [4]byte
 		_, _ = rand.Read(b[:])
-		o.Owner = "fleetwatch-" + hex.EncodeToString(b[:])
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "fleetwatch"
+		}
+		o.Owner = host + "-" + hex.EncodeToString(b[:])
 	}
 	e := &Engine{
 		o: o, log: o.Logger, now: o.Now, st: o.Store, owner: o.Owner,
@@ -137,6 +147,12 @@ func New(o Options) (*Engine, error) {
 	}
 	e.metrics = m
 	e.setConfig(o.Config, o.Notifiers)
+	if e.ha = newHAState(o); e.ha != nil {
+		e.standby = true
+		m.haActive.Set(0)
+	} else {
+		m.haActive.Set(1)
+	}
 	return e, nil
 }
 
@@ -215,7 +231,14 @@ func (e *Engine) kick(c chan struct{}) {
 
 // Run loads the state from the store (unless Load was called), then runs the group timers, the
 // expiry sweep and the outbox worker until ctx ends.
+//
+// With several instances sharing the store (HA), Run is a standby until
+// this instance takes the alerter's lease, then loads the state and acts
+// as above until the lease is lost or ctx ends (see runHA).
 func (e *Engine) Run(ctx context.Context) error {
+	if e.ha != nil {
+		return e.runHA(ctx)
+	}
 	e.mu.Lock()
 	loaded := e.loaded
 	e.mu.Unlock()
@@ -257,6 +280,11 @@ func (e *Engine) runTimers(ctx context.Context) {
 		case <-sweep.C:
 			if err := e.Sweep(ctx); err != nil {
 				e.log.Error("expiry sweep failed", "err", err)
+			}
+			if e.ha != nil {
+				if err := e.syncSilences(ctx); err != nil && ctx.Err() == nil {
+					e.log.Warn("reading silences made on other instances", "err", err)
+				}
 			}
 		case <-t.C:
 			if err := e.FlushDue(ctx); err != nil {

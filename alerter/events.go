@@ -41,6 +41,9 @@ func (e *Engine) HandleEvent(ctx context.Context, ev events.Event) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.standby {
+		return fmt.Errorf("event %q: %w", ev.Kind, e.errStandby())
+	}
 	now := e.now()
 	if ev.Time.IsZero() {
 		ev.Time = now

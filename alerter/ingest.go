@@ -65,8 +65,14 @@ func (e *Engine) ingest(ctx context.Context, alerts []store.Alert, source string
 	e.mu.Lock()
 	now := e.now()
 	b := e.newBatch(now)
-	for i := range alerts {
-		e.ingestOne(b, &alerts[i], now, api)
+	if e.standby {
+		for i := range alerts {
+			e.ingestStandby(b, &alerts[i], now, api)
+		}
+	} else {
+		for i := range alerts {
+			e.ingestOne(b, &alerts[i], now, api)
+		}
 	}
 	e.metrics.received.WithLabelValues(source).Add(float64(len(alerts)))
 	// Groups due now (group_wait 0, or all alerts of an incident

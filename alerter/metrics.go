@@ -14,6 +14,9 @@ type metrics struct {
 	notifications   *prometheus.CounterVec
 	sendSeconds     *prometheus.HistogramVec
 	latency         *prometheus.HistogramVec
+	haActive        prometheus.Gauge
+	haTakeovers     prometheus.Counter
+	haLost          prometheus.Counter
 }
 
 // newMetrics registers the engine's metrics on reg (nil: not registered).
@@ -58,6 +61,18 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			Help:    "Time from the change that caused a notification being committed to its successful delivery.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 20),
 		}, []string{"receiver"}),
+		haActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fleetwatch_alerter_ha_active",
+			Help: "1 when this instance is the active alerter (always for a single instance), 0 while it is a standby.",
+		}),
+		haTakeovers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fleetwatch_alerter_ha_takeovers_total",
+			Help: "Times this instance took the alerter's lease and became the active instance.",
+		}),
+		haLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fleetwatch_alerter_ha_lease_lost_total",
+			Help: "Times this instance lost the alerter's lease (taken by another, or not renewed in time) and stepped down.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
@@ -77,7 +92,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		}, func() float64 { return float64(e.Stats().OpenIncidents) }),
 	}
 	for _, c := range append([]prometheus.Collector{m.received, m.events, m.alertWrites, m.commitSeconds, m.commitFailures,
-		m.incidentsOpened, m.notifications, m.sendSeconds, m.latency}, gauges...) {
+		m.incidentsOpened, m.notifications, m.sendSeconds, m.latency, m.haActive, m.haTakeovers, m.haLost}, gauges...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -33,6 +33,9 @@ func (e *Engine) openGroup(id string) *group {
 func (e *Engine) Acknowledge(ctx context.Context, id, actor string) (store.Incident, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.standby {
+		return store.Incident{}, fmt.Errorf("incident %q: %w", id, e.errStandby())
+	}
 	g := e.openGroup(id)
 	if g == nil {
 		return e.notOpen(ctx, id)
@@ -64,6 +67,9 @@ func (e *Engine) Acknowledge(ctx context.Context, id, actor string) (store.Incid
 func (e *Engine) Resolve(ctx context.Context, id, actor, reason string) (store.Incident, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.standby {
+		return store.Incident{}, fmt.Errorf("incident %q: %w", id, e.errStandby())
+	}
 	g := e.openGroup(id)
 	if g == nil {
 		return e.notOpen(ctx, id)
@@ -208,8 +214,12 @@ func (e *Engine) PutSilence(ctx context.Context, s store.Silence) (string, error
 	b.silences = append(b.silences, s)
 	b.event(store.TimelineEvent{Kind: kind, Actor: "user:" + s.CreatedBy,
 		Summary: fmt.Sprintf("silence %s until %s: %s", s.ID, s.EndsAt.UTC().Format(time.RFC3339), s.Comment)})
-	e.recheckAll(b, now)
-	e.flushDueLocked(b, now)
+	if !e.standby {
+		// A standby stores the silence; the active instance applies it
+		// when it reads it (syncSilences).
+		e.recheckAll(b, now)
+		e.flushDueLocked(b, now)
+	}
 	return s.ID, e.commit(ctx, b)
 }
 
@@ -235,8 +245,10 @@ func (e *Engine) ExpireSilence(ctx context.Context, id, actor string) error {
 	b := e.newBatch(now)
 	b.silences = append(b.silences, s)
 	b.event(store.TimelineEvent{Kind: store.EventSilenceExpired, Actor: actor, Summary: "silence " + id + " expired"})
-	e.recheckAll(b, now)
-	e.flushDueLocked(b, now)
+	if !e.standby {
+		e.recheckAll(b, now)
+		e.flushDueLocked(b, now)
+	}
 	return e.commit(ctx, b)
 }
 

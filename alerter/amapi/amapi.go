@@ -461,6 +461,13 @@ func (a *API) postEvents(w http.ResponseWriter, r *http.Request, who string) {
 			ev.Source = events.SourceAPI
 		}
 		if err := a.o.Engine.HandleEvent(r.Context(), ev); err != nil {
+			if errors.Is(err, alerter.ErrStandby) {
+				// Nothing of this batch after it is taken: the sender
+				// sends the rest to the active instance.
+				w.Header().Set("Retry-After", "1")
+				apiError(w, http.StatusServiceUnavailable, fmt.Sprintf("events[%d] and after not taken: %v", i, err))
+				return
+			}
 			errs = append(errs, fmt.Sprintf("events[%d]: %v", i, err))
 		}
 	}

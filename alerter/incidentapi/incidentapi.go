@@ -341,6 +341,9 @@ func (a *API) change(w http.ResponseWriter, inc store.Incident, err error) {
 		fail(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, alerter.ErrBadState):
 		fail(w, http.StatusConflict, err.Error())
+	case errors.Is(err, alerter.ErrStandby):
+		w.Header().Set("Retry-After", "1")
+		fail(w, http.StatusServiceUnavailable, err.Error())
 	case err != nil:
 		fail(w, http.StatusInternalServerError, err.Error())
 	default:
