@@ -20,7 +20,7 @@ import (
 // newHAFleetwatch is newFleetwatch on the PostgreSQL database whose DSN is
 // in dsnFile (alerting.store.postgres_dsn_file), with the crash test's
 // alerting file pointed at pd.
-func newHAFleetwatch(t *testing.T, pd *pdtest.Server, dsnFile string) *fleetwatch {
+func newHAFleetwatch(t testing.TB, pd *pdtest.Server, dsnFile string) *fleetwatch {
 	t.Helper()
 	f := newFleetwatch(t, "", nil)
 	if err := os.WriteFile(filepath.Join(f.dir, "pd.key"), []byte(crashRoutingKey+"\n"), 0o600); err != nil {
@@ -69,7 +69,7 @@ func haActive(f *fleetwatch) int {
 // postBoth sends body to every running instance, as Prometheus sends its
 // alerts to every Alertmanager it knows; an instance that is down is
 // skipped (Prometheus logs the error and goes on).
-func postBoth(t *testing.T, body string, fs ...*fleetwatch) {
+func postBoth(t testing.TB, body string, fs ...*fleetwatch) {
 	t.Helper()
 	var wg sync.WaitGroup
 	for _, f := range fs {
@@ -231,4 +231,53 @@ func TestHAFailover(t *testing.T) {
 		}
 	}
 	t.Logf("PagerDuty accepted: %v", summary)
+}
+
+// BenchmarkHAFailover measures the failover time: two instances on one
+// PostgreSQL; each round kills the active one with SIGKILL, posts a new
+// alert to the other (a standby until then) and times the kill → the
+// page it sends; the killed one restarts as the standby. Reported:
+// failover-median-s and failover-max-s (the bound is the lease TTL of
+// 10 s + the standby's 1 s retry + loading the state).
+func BenchmarkHAFailover(b *testing.B) {
+	pg := storetest.StartPostgres(b, storetest.PostgresOptions{Durable: true})
+	dsnFile := filepath.Join(b.TempDir(), "pg.dsn")
+	if err := os.WriteFile(dsnFile, []byte(pg.NewDatabase(b)+"\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	pd := pdtest.NewServer(b)
+	fs := []*fleetwatch{newHAFleetwatch(b, pd, dsnFile), newHAFleetwatch(b, pd, dsnFile)}
+	fs[0].start()
+	waitUntil(b, 15*time.Second, "the first instance to become active", func() bool { return haActive(fs[0]) == 1 })
+	fs[1].start()
+	var times []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		active, standby := fs[0], fs[1]
+		if haActive(active) != 1 {
+			active, standby = standby, active
+		}
+		n := len(pd.Accepted())
+		postBoth(b, crashAlert(fmt.Sprintf("before-%d", i), time.Time{}), active, standby)
+		waitUntil(b, 10*time.Second, "the active instance's page", func() bool { return len(pd.Accepted()) == n+1 })
+		active.kill()
+		killed := time.Now()
+		postBoth(b, crashAlert(fmt.Sprintf("after-%d", i), time.Time{}), standby)
+		waitUntil(b, 60*time.Second, "the page after the failover", func() bool { return len(pd.Accepted()) == n+2 })
+		times = append(times, time.Since(killed))
+		b.StopTimer()
+		active.start()
+		waitUntil(b, 15*time.Second, "the restarted instance to be a standby", func() bool { return haActive(active) == 0 })
+		b.StartTimer()
+	}
+	b.StopTimer()
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	b.ReportMetric(times[len(times)/2].Seconds(), "failover-median-s")
+	b.ReportMetric(times[len(times)-1].Seconds(), "failover-max-s")
+	b.ReportMetric(0, "ns/op")
+	for _, a := range actions(pd) {
+		if a["trigger"] != 1 {
+			b.Errorf("a dedup_key triggered %d times, want 1: %v", a["trigger"], actions(pd))
+		}
+	}
 }
