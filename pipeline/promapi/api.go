@@ -2,7 +2,6 @@ package promapi
 
 import (
 	"bytes"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -182,7 +181,7 @@ func (a *API) Register(mux *http.ServeMux) {
 func (a *API) wrap(path string, f endpoint) http.Handler {
 	return a.instrument(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
-			a.respondError(w, r, badData(errors.New("error parsing form values: "+err.Error())))
+			a.respondError(w, r, formError(err))
 			return
 		}
 		res := f(r)
@@ -224,7 +223,7 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request, data any, warnings
 }
 
 func (a *API) respondError(w http.ResponseWriter, r *http.Request, e *apiError) {
-	a.write(w, r, e.typ.httpStatus(), &response{Status: "error", ErrorType: e.typ, Error: e.err.Error()})
+	a.write(w, r, e.status(), &response{Status: "error", ErrorType: e.typ, Error: e.err.Error()})
 }
 
 func (a *API) write(w http.ResponseWriter, r *http.Request, code int, resp *response) {

@@ -9,6 +9,16 @@
 // match[], start/end, limit) follows web/api/v1 of the Prometheus version in
 // go.mod.
 //
+// Hostile input: every PromQL expression a client sends (query on
+// query, query_range, query_exemplars and format_query; each match[]
+// selector) is checked with exprdepth before it is parsed — at most 1,000
+// levels of brackets, calls and operators, and at most 10,000,000 tokens ×
+// depth — and refused as bad_data (400) above that, because Prometheus'
+// parser takes time quadratic in the depth before the query timeout
+// applies. A form body over net/http's 10 MiB (or a smaller
+// http.MaxBytesReader limit set by the server) is answered 413 with
+// errorType bad_data and the limit in the message; Prometheus answers 400.
+//
 // What it must not do: open, own or close the storage (the caller passes it
 // in and closes it), start listeners (the caller mounts Register on its own
 // mux), write samples, evaluate rules, or keep state beyond its own metrics.

@@ -29,10 +29,20 @@ const (
 // Prometheus answers when the client went away before the query finished.
 const statusClientClosedConnection = 499
 
-// apiError is an error with the errorType that decides the HTTP status.
+// apiError is an error with the errorType that decides the HTTP status,
+// unless code overrides it.
 type apiError struct {
-	typ errorType
-	err error
+	typ  errorType
+	err  error
+	code int
+}
+
+// status is the HTTP status code the error is answered with.
+func (e *apiError) status() int {
+	if e.code != 0 {
+		return e.code
+	}
+	return e.typ.httpStatus()
 }
 
 func (e *apiError) Error() string { return fmt.Sprintf("%s: %s", e.typ, e.err) }
@@ -59,12 +69,33 @@ func (t errorType) httpStatus() int {
 	}
 }
 
-func badData(err error) *apiError { return &apiError{errorBadData, err} }
+func badData(err error) *apiError { return &apiError{typ: errorBadData, err: err} }
+
+// formLimit is net/http's limit on a form-encoded body (its maxFormSize).
+const formLimit = 10 << 20
+
+// formError maps an error from r.ParseForm. A body over the limit —
+// net/http's 10 MB for forms, or a smaller http.MaxBytesReader the server
+// wraps the body in — is bad_data with 413 Request Entity Too Large rather
+// than Prometheus' 400, so a client can tell "too large" from "malformed";
+// anything else is bad_data (400), as in Prometheus.
+func formError(err error) *apiError {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return &apiError{typ: errorBadData, code: http.StatusRequestEntityTooLarge,
+			err: fmt.Errorf("error parsing form values: the request body is larger than the limit of %d bytes", mbe.Limit)}
+	case err.Error() == "http: POST too large":
+		return &apiError{typ: errorBadData, code: http.StatusRequestEntityTooLarge,
+			err: fmt.Errorf("error parsing form values: the form is larger than the limit of %d bytes (10 MiB)", formLimit)}
+	}
+	return badData(fmt.Errorf("error parsing form values: %w", err))
+}
 
 // invalidParam reports a parameter that does not parse, naming it as
 // Prometheus does: `invalid parameter "time": …`.
 func invalidParam(err error, name string) *apiError {
-	return &apiError{errorBadData, fmt.Errorf("invalid parameter %q: %w", name, err)}
+	return &apiError{typ: errorBadData, err: fmt.Errorf("invalid parameter %q: %w", name, err)}
 }
 
 // queryError classifies an error from the engine or the storage the way
@@ -82,21 +113,21 @@ func queryError(err error) *apiError {
 	)
 	switch {
 	case errors.As(err, &eqc):
-		return &apiError{errorCanceled, err}
+		return &apiError{typ: errorCanceled, err: err}
 	case errors.As(err, &eqt):
-		return &apiError{errorTimeout, err}
+		return &apiError{typ: errorTimeout, err: err}
 	case errors.As(err, &etms), errors.As(err, &etmsr):
-		return &apiError{errorCostLimit, err}
+		return &apiError{typ: errorCostLimit, err: err}
 	case errors.Is(err, tsdb.ErrNotReady):
-		return &apiError{errorUnavailable, err}
+		return &apiError{typ: errorUnavailable, err: err}
 	case errors.As(err, &es):
-		return &apiError{errorInternal, err}
+		return &apiError{typ: errorInternal, err: err}
 	case errors.Is(err, context.Canceled):
-		return &apiError{errorCanceled, err}
+		return &apiError{typ: errorCanceled, err: err}
 	case errors.Is(err, context.DeadlineExceeded):
-		return &apiError{errorTimeout, err}
+		return &apiError{typ: errorTimeout, err: err}
 	}
-	return &apiError{errorExec, err}
+	return &apiError{typ: errorExec, err: err}
 }
 
 // constructionError maps an error from building a query: a parse error is

@@ -33,10 +33,11 @@ type federateSample struct {
 // are left out, as the text format cannot carry them.
 func (a *API) federate(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, fmt.Sprintf("error parsing form values: %v", err), http.StatusBadRequest)
+		e := formError(err)
+		http.Error(w, e.err.Error(), e.status())
 		return
 	}
-	sets, err := a.parser.ParseMetricSelectors(r.Form["match[]"])
+	sets, err := parseSelectors(a.parser, r.Form["match[]"])
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return

@@ -154,7 +154,7 @@ func (a *API) labelNames(r *http.Request) result {
 		}
 		names, warnings, err = q.LabelNames(r.Context(), hints, ms...)
 		if err != nil {
-			return result{err: &apiError{errorExec, err}, warnings: warnings}
+			return result{err: &apiError{typ: errorExec, err: err}, warnings: warnings}
 		}
 	}
 	if names == nil {
@@ -185,7 +185,7 @@ func (a *API) labelValues(r *http.Request) result {
 	}
 	q, err := a.queryable.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
 	if err != nil {
-		return result{err: &apiError{errorExec, err}}
+		return result{err: &apiError{typ: errorExec, err: err}}
 	}
 	defer q.Close()
 	hints := &storage.LabelHints{Limit: hintLimit(limit)}
@@ -199,7 +199,7 @@ func (a *API) labelValues(r *http.Request) result {
 		for _, ms := range sets {
 			vs, w, err := q.LabelValues(r.Context(), name, hints, ms...)
 			if err != nil {
-				return result{err: &apiError{errorExec, err}, warnings: warnings}
+				return result{err: &apiError{typ: errorExec, err: err}, warnings: warnings}
 			}
 			warnings.Merge(w)
 			for _, v := range vs {
@@ -217,7 +217,7 @@ func (a *API) labelValues(r *http.Request) result {
 		}
 		vals, warnings, err = q.LabelValues(r.Context(), name, hints, ms...)
 		if err != nil {
-			return result{err: &apiError{errorExec, err}, warnings: warnings}
+			return result{err: &apiError{typ: errorExec, err: err}, warnings: warnings}
 		}
 		if vals == nil {
 			vals = []string{}

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/fleetwatch/fleetwatch/pipeline/promapi/exprdepth"
 )
 
 // maxPointsPerSeries is Prometheus' limit on (end-start)/step for range
@@ -97,8 +99,10 @@ func limitParam(s string) (int, error) {
 // ParseMatchers parses match[] selectors. Each must contain at least one
 // matcher that does not match the empty string, as Prometheus requires, so a
 // selector such as {job=~".*"} cannot select every series by accident.
+// A selector nested more deeply than exprdepth's default limits is refused
+// before it is parsed.
 func ParseMatchers(p parser.Parser, selectors []string) ([][]*labels.Matcher, error) {
-	sets, err := p.ParseMetricSelectors(selectors)
+	sets, err := parseSelectors(p, selectors)
 	if err != nil {
 		return nil, err
 	}
@@ -112,4 +116,24 @@ outer:
 		return nil, errors.New("match[] must contain at least one non-empty matcher")
 	}
 	return sets, nil
+}
+
+// parseSelectors parses match[] selectors after checking each against
+// exprdepth's default limits.
+func parseSelectors(p parser.Parser, selectors []string) ([][]*labels.Matcher, error) {
+	for _, s := range selectors {
+		if err := exprdepth.Check(s); err != nil {
+			return nil, err
+		}
+	}
+	return p.ParseMetricSelectors(selectors)
+}
+
+// checkQuery refuses a PromQL expression over exprdepth's default limits
+// before the engine parses it, as a bad "query" parameter.
+func checkQuery(q string) *apiError {
+	if err := exprdepth.Check(q); err != nil {
+		return invalidParam(err, "query")
+	}
+	return nil
 }

@@ -74,6 +74,9 @@ func (a *API) query(r *http.Request) (res result) {
 	if aerr != nil {
 		return result{err: aerr}
 	}
+	if aerr := checkQuery(r.FormValue("query")); aerr != nil {
+		return result{err: aerr}
+	}
 	qry, err := a.engine.NewInstantQuery(ctx, a.queryable, opts, r.FormValue("query"), ts)
 	if err != nil {
 		return result{err: constructionError(err)}
@@ -119,6 +122,9 @@ func (a *API) queryRange(r *http.Request) result {
 	}
 	opts, aerr := a.queryOpts(r)
 	if aerr != nil {
+		return result{err: aerr}
+	}
+	if aerr := checkQuery(r.FormValue("query")); aerr != nil {
 		return result{err: aerr}
 	}
 	qry, err := a.engine.NewRangeQuery(ctx, a.queryable, opts, r.FormValue("query"), start, end, step)
@@ -179,6 +185,9 @@ func (a *API) queryExemplars(r *http.Request) result {
 	if end.Before(start) {
 		return result{err: badData(errors.New("end timestamp must not be before start timestamp"))}
 	}
+	if aerr := checkQuery(r.FormValue("query")); aerr != nil {
+		return result{err: aerr}
+	}
 	if _, err := a.parser.ParseExpr(r.FormValue("query")); err != nil {
 		return result{err: badData(err)}
 	}
@@ -187,6 +196,9 @@ func (a *API) queryExemplars(r *http.Request) result {
 
 // formatQuery pretty-prints a PromQL expression.
 func (a *API) formatQuery(r *http.Request) result {
+	if aerr := checkQuery(r.FormValue("query")); aerr != nil {
+		return result{err: aerr}
+	}
 	expr, err := a.parser.ParseExpr(r.FormValue("query"))
 	if err != nil {
 		return result{err: invalidParam(err, "query")}
