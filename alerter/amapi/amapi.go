@@ -233,14 +233,27 @@ func convertAlert(p *PostableAlert) (store.Alert, error) {
 	return a, nil
 }
 
-func (a *API) postAlerts(w http.ResponseWriter, r *http.Request, _ string) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
-	if err != nil {
+// readBody reads at most limit bytes of the request body, answering 413
+// when it is larger and 400 when it is not valid UTF-8 (JSON decoding would
+// silently turn bad bytes into U+FFFD and store that).
+func readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
+	switch {
+	case err != nil:
 		apiError(w, http.StatusBadRequest, "reading body: "+err.Error())
-		return
+	case len(body) > limit:
+		apiError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body: larger than %d bytes", limit))
+	case !utf8.Valid(body):
+		apiError(w, http.StatusBadRequest, "body: not valid UTF-8")
+	default:
+		return body, true
 	}
-	if len(body) > MaxBody {
-		apiError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body: larger than %d bytes", MaxBody))
+	return nil, false
+}
+
+func (a *API) postAlerts(w http.ResponseWriter, r *http.Request, _ string) {
+	body, ok := readBody(w, r, MaxBody)
+	if !ok {
 		return
 	}
 	alerts, err := DecodeAlerts(body)
@@ -445,9 +458,8 @@ func redactedConfig(c *alerter.Config) string {
 type Event = events.Event
 
 func (a *API) postEvents(w http.ResponseWriter, r *http.Request, who string) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
-	if err != nil || len(body) > MaxBody {
-		apiError(w, http.StatusBadRequest, "body: unreadable or too large")
+	body, ok := readBody(w, r, MaxBody)
+	if !ok {
 		return
 	}
 	evs, err := DecodeEvents(body)

@@ -44,6 +44,7 @@ func TestMalformedAlerts(t *testing.T) {
 		{"bad startsAt", `[{"labels": {"a": "b"}, "startsAt": "yesterday"}]`, `alerts[0].startsAt: "yesterday" is not an RFC 3339 time`},
 		{"endsAt before startsAt", `[{"labels": {"a": "b"}, "startsAt": "2026-01-02T00:00:00Z", "endsAt": "2026-01-01T00:00:00Z"}]`, "alerts[0].endsAt"},
 		{"annotation value wrong type", `[{"labels": {"a": "b"}, "annotations": {"v": 3}}]`, "alerts[0].annotations: want string"},
+		{"invalid UTF-8", "[{\"labels\": {\"a\": \"\xff\"}}]", "body: not valid UTF-8"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -142,6 +143,8 @@ func TestBadSilence(t *testing.T) {
 		{"bad regexp", `{"matchers": [{"name": "a", "value": "(", "isRegex": true}], "startsAt": "2030-01-01T00:00:00Z", "endsAt": "2030-01-02T00:00:00Z", "createdBy": "a", "comment": "c"}`, "matchers[0]"},
 		{"ends before start", `{"matchers": [{"name": "a", "value": "b"}], "startsAt": "2030-01-02T00:00:00Z", "endsAt": "2030-01-01T00:00:00Z", "createdBy": "a", "comment": "c"}`, "endsAt"},
 		{"no comment", `{"matchers": [{"name": "a", "value": "b"}], "startsAt": "2030-01-01T00:00:00Z", "endsAt": "2030-01-02T00:00:00Z", "createdBy": "a"}`, "comment"},
+		{"matches every alert", `{"matchers": [{"name": "a", "value": ".*", "isRegex": true}], "startsAt": "2030-01-01T00:00:00Z", "endsAt": "2030-01-02T00:00:00Z", "createdBy": "a", "comment": "c"}`, "must not match the empty string"},
+		{"invalid UTF-8", "{\"matchers\": [{\"name\": \"a\", \"value\": \"b\"}], \"startsAt\": \"2030-01-01T00:00:00Z\", \"endsAt\": \"2030-01-02T00:00:00Z\", \"createdBy\": \"a\", \"comment\": \"\xff\"}", "not valid UTF-8"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -119,6 +118,9 @@ func DecodeSilence(body []byte) (store.Silence, error) {
 		eq := m.IsEqual == nil || *m.IsEqual
 		s.Matchers = append(s.Matchers, store.Matcher{Name: m.Name, Value: m.Value, IsRegex: m.IsRegex, IsEqual: eq})
 	}
+	if err := matchesSomething(s.Matchers); err != nil {
+		return store.Silence{}, err
+	}
 	switch {
 	case s.StartsAt.IsZero():
 		return store.Silence{}, errors.New("startsAt: is required")
@@ -135,15 +137,17 @@ func DecodeSilence(body []byte) (store.Silence, error) {
 }
 
 func (a *API) postSilence(w http.ResponseWriter, r *http.Request, who string) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		apiError(w, http.StatusBadRequest, "reading body: "+err.Error())
+	body, ok := readBody(w, r, 1<<20)
+	if !ok {
 		return
 	}
 	s, err := DecodeSilence(body)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, err.Error())
 		return
+	}
+	if who != "" && who != "anonymous" {
+		s.CreatedBy = who // the token's name, not what the body claims
 	}
 	if s.StartsAt.Before(a.o.Now()) {
 		s.StartsAt = a.o.Now()
@@ -181,4 +185,28 @@ func (a *API) deleteSilence(w http.ResponseWriter, r *http.Request, who string) 
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// matchesSomething refuses a silence whose matchers all match the empty
+// string: it would silence every alert, and Alertmanager refuses it too.
+func matchesSomething(ms []store.Matcher) error {
+	for i, m := range ms {
+		t := amlabels.MatchEqual
+		switch {
+		case m.IsRegex && m.IsEqual:
+			t = amlabels.MatchRegexp
+		case m.IsRegex:
+			t = amlabels.MatchNotRegexp
+		case !m.IsEqual:
+			t = amlabels.MatchNotEqual
+		}
+		matcher, err := amlabels.NewMatcher(t, m.Name, m.Value)
+		if err != nil {
+			return fmt.Errorf("matchers[%d]: %v", i, err)
+		}
+		if !matcher.Matches("") {
+			return nil
+		}
+	}
+	return errors.New("matchers: at least one must not match the empty string (this silence would silence every alert)")
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -369,7 +370,7 @@ type NoteRequest struct {
 func (a *API) resolve(w http.ResponseWriter, r *http.Request, actor string) {
 	var req ResolveRequest
 	if err := decodeBody(r, &req, false); err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
+		fail(w, bodyStatus(err), err.Error())
 		return
 	}
 	inc, err := a.o.Engine.Resolve(r.Context(), r.PathValue("id"), actor, req.Reason)
@@ -379,7 +380,7 @@ func (a *API) resolve(w http.ResponseWriter, r *http.Request, actor string) {
 func (a *API) note(w http.ResponseWriter, r *http.Request, actor string) {
 	var req NoteRequest
 	if err := decodeBody(r, &req, true); err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
+		fail(w, bodyStatus(err), err.Error())
 		return
 	}
 	if strings.TrimSpace(req.Text) == "" {
@@ -412,9 +413,15 @@ func (a *API) approve(w http.ResponseWriter, r *http.Request, actor string) {
 }
 
 func decodeBody(r *http.Request, v any, required bool) error {
-	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
+	const limit = 1 << 20
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	switch {
+	case err != nil:
 		return fmt.Errorf("body: %v", err)
+	case len(b) > limit:
+		return fmt.Errorf("%w: larger than %d bytes", errTooLarge, limit)
+	case !utf8.Valid(b):
+		return errors.New("body: not valid UTF-8")
 	}
 	if len(strings.TrimSpace(string(b))) == 0 {
 		if required {
@@ -427,5 +434,19 @@ func decodeBody(r *http.Request, v any, required bool) error {
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("body: %v", err)
 	}
+	if err := dec.Decode(&struct{}{}); err != io.EOF {
+		return errors.New("body: more than one JSON value")
+	}
 	return nil
+}
+
+// errTooLarge marks a body over the limit: answered 413.
+var errTooLarge = errors.New("body too large")
+
+// bodyStatus is the status for a decodeBody error.
+func bodyStatus(err error) int {
+	if errors.Is(err, errTooLarge) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
 }
