@@ -176,10 +176,6 @@ func (u *UI) createSilence(w http.ResponseWriter, r *http.Request, p principal, 
 	if !u.haveActions(w, r, p) {
 		return
 	}
-	if err := r.ParseForm(); err != nil {
-		u.errorPage(w, r, p, http.StatusBadRequest, "Reading the form failed: "+err.Error())
-		return
-	}
 	s, err := parseSilenceForm(r.PostForm, u.now())
 	if err != nil {
 		u.countAction("silence", err)

@@ -174,12 +174,16 @@ func (u *UI) authed(h func(http.ResponseWriter, *http.Request, principal)) http.
 	})
 }
 
-// writer guards state changes: read-only users get 403, browser forms
-// must carry the CSRF token (API clients with a bearer header need none).
+// writer guards state changes: read-only users get 403, the form is read
+// and checked (parseForm), browser forms must carry the CSRF token (API
+// clients with a bearer header need none).
 func (u *UI) writer(h func(http.ResponseWriter, *http.Request, principal)) func(http.ResponseWriter, *http.Request, principal) {
 	return func(w http.ResponseWriter, r *http.Request, p principal) {
 		if p.ReadOnly {
 			u.errorPage(w, r, p, http.StatusForbidden, fmt.Sprintf("%s has a read-only token: it may look but not act.", p.Name))
+			return
+		}
+		if !u.parseForm(w, r, p) {
 			return
 		}
 		if _, header := bearer(r); !header {
@@ -215,6 +219,9 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
+	if !u.parseForm(w, r, principal{}) {
+		return
+	}
 	next := safeNext(r.PostFormValue("next"))
 	if u.o.Auth == nil {
 		http.Redirect(w, r, next, http.StatusSeeOther)

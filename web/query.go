@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/fleetwatch/fleetwatch/pipeline/promapi/exprdepth"
 )
 
 // Point is one sample.
@@ -29,7 +31,9 @@ type Querier interface {
 }
 
 // EngineQuerier runs queries with the PromQL engine over q (the embedded
-// TSDB: pipeline.Store is a storage.Queryable).
+// TSDB: pipeline.Store is a storage.Queryable). Expressions past
+// exprdepth's default limits (an alert's generator URL may carry any) are
+// refused before the engine parses them.
 func EngineQuerier(engine *promql.Engine, q storage.Queryable) Querier {
 	return engineQuerier{engine: engine, q: q}
 }
@@ -40,6 +44,9 @@ type engineQuerier struct {
 }
 
 func (e engineQuerier) Query(ctx context.Context, expr string, ts time.Time) ([]Series, error) {
+	if err := exprdepth.Check(expr); err != nil {
+		return nil, fmt.Errorf("query %.80q: %w", expr, err)
+	}
 	qry, err := e.engine.NewInstantQuery(ctx, e.q, nil, expr, ts)
 	if err != nil {
 		return nil, fmt.Errorf("query %q: %w", expr, err)
@@ -49,6 +56,9 @@ func (e engineQuerier) Query(ctx context.Context, expr string, ts time.Time) ([]
 }
 
 func (e engineQuerier) QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) ([]Series, error) {
+	if err := exprdepth.Check(expr); err != nil {
+		return nil, fmt.Errorf("query %.80q: %w", expr, err)
+	}
 	qry, err := e.engine.NewRangeQuery(ctx, e.q, nil, expr, start, end, step)
 	if err != nil {
 		return nil, fmt.Errorf("query %q: %w", expr, err)

@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -182,8 +184,16 @@ func (u *UI) Handler() http.Handler {
 	return mux
 }
 
+// staticHandler serves the embedded assets. A path that is not valid
+// UTF-8 (an overlong "%c0%ae" for ".") or not a valid fs path gets 404
+// before the file server sees it, which would answer 500.
 func (u *UI) staticHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/static/"), "/")
+		if !utf8.ValidString(r.URL.Path) || (name != "" && !fs.ValidPath(name)) {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		u.static.ServeHTTP(w, r)
 	})
