@@ -176,11 +176,13 @@ type RemediationRun struct {
 	IncidentID string    `json:"incidentID"`
 	Action     string    `json:"action"` // the configured action's name
 	Target     string    `json:"target"` // the server (hostname) acted on, or ""
-	Status     string    `json:"status"` // proposed, awaiting_approval, skipped, running, succeeded, failed, escalated
+	Status     string    `json:"status"` // proposed, awaiting_approval, skipped, running, verifying, succeeded, failed, escalated
 	Reason     string    `json:"reason"` // why skipped/failed/escalated, which guard
 	Actor      string    `json:"actor"`  // who approved, or "fleetwatch"
 	DryRun     bool      `json:"dryRun"`
 	CreatedAt  time.Time `json:"createdAt"`
+	// StartedAt is when the action began running (zero until then).
+	StartedAt  time.Time `json:"startedAt,omitzero"`
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
 	Output     string    `json:"output,omitempty"` // bounded, secrets redacted
 }

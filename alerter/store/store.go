@@ -116,7 +116,10 @@ type AlertFilter struct {
 	// Active keeps alerts not resolved at this time (zero: all).
 	Active      time.Time
 	Fingerprint []string
-	Limit       int
+	// Labels must all match exactly; done in SQL (json_extract on
+	// SQLite, ->> on PostgreSQL).
+	Labels map[string]string
+	Limit  int
 }
 
 // EventFilter selects timeline events. Zero fields match everything.
@@ -140,6 +143,7 @@ type NotificationFilter struct {
 
 // RemediationFilter selects remediation runs.
 type RemediationFilter struct {
+	ID         int64 // one run (0: any)
 	IncidentID string
 	Action     string
 	Target     string

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/fleetwatch/fleetwatch/alerter/store"
@@ -209,6 +210,13 @@ func (r reader) ListAlerts(ctx context.Context, f store.AlertFilter) ([]store.Al
 		w.add("(ends_at = 0 OR ends_at > ?)", nanos(f.Active))
 	}
 	w.in("fingerprint", f.Fingerprint)
+	for _, k := range sortedLabelNames(f.Labels) {
+		if r.s.dialect == dialectPostgres {
+			w.add("labels->>(?::text) = ?", k, f.Labels[k])
+		} else {
+			w.add("json_extract(labels, ?) = ?", sqliteJSONPath(k), f.Labels[k])
+		}
+	}
 	q := "SELECT " + alertCols + " FROM alerts" + w.String() + " ORDER BY starts_at, fingerprint" + limitClause(f.Limit)
 	rows, err := r.q.QueryContext(ctx, r.s.queries.get(q), w.args...)
 	if err != nil {
@@ -377,10 +385,13 @@ func (r reader) ListNotifications(ctx context.Context, f store.NotificationFilte
 	return out, nil
 }
 
-const remediationCols = `id, incident_id, action, target, status, reason, actor, dry_run, created_at, finished_at, output`
+const remediationCols = `id, incident_id, action, target, status, reason, actor, dry_run, created_at, finished_at, output, started_at`
 
 func (r reader) ListRemediationRuns(ctx context.Context, f store.RemediationFilter) ([]store.RemediationRun, error) {
 	var w where
+	if f.ID != 0 {
+		w.add("id = ?", f.ID)
+	}
 	if f.IncidentID != "" {
 		w.add("incident_id = ?", f.IncidentID)
 	}
@@ -403,18 +414,34 @@ func (r reader) ListRemediationRuns(ctx context.Context, f store.RemediationFilt
 	var out []store.RemediationRun
 	for rows.Next() {
 		var (
-			run             store.RemediationRun
-			created, finish int64
+			run                      store.RemediationRun
+			created, finish, started int64
 		)
 		if err := rows.Scan(&run.ID, &run.IncidentID, &run.Action, &run.Target, &run.Status, &run.Reason, &run.Actor,
-			&run.DryRun, &created, &finish, &run.Output); err != nil {
+			&run.DryRun, &created, &finish, &run.Output, &started); err != nil {
 			return nil, fmt.Errorf("list remediation runs: %w", err)
 		}
-		run.CreatedAt, run.FinishedAt = fromNanos(created), fromNanos(finish)
+		run.CreatedAt, run.FinishedAt, run.StartedAt = fromNanos(created), fromNanos(finish), fromNanos(started)
 		out = append(out, run)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list remediation runs: %w", err)
 	}
 	return out, nil
+}
+
+func sortedLabelNames(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sqliteJSONPath is the json_extract path of an object key: $."key",
+// with " and \ escaped.
+func sqliteJSONPath(key string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return `$."` + r.Replace(key) + `"`
 }

@@ -312,10 +312,10 @@ func (t *txn) Enqueue(ctx context.Context, n store.Notification) (int64, error) 
 func (t *txn) AddRemediationRun(ctx context.Context, r store.RemediationRun) (int64, error) {
 	var id int64
 	err := t.tx.QueryRowContext(ctx, t.q(`INSERT INTO remediation_runs
-		(incident_id, action, target, status, reason, actor, dry_run, created_at, finished_at, output)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		(incident_id, action, target, status, reason, actor, dry_run, created_at, finished_at, output, started_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 		r.IncidentID, r.Action, r.Target, r.Status, r.Reason, r.Actor, r.DryRun,
-		nanos(r.CreatedAt), nanos(r.FinishedAt), r.Output).Scan(&id)
+		nanos(r.CreatedAt), nanos(r.FinishedAt), r.Output, nanos(r.StartedAt)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("remediation run %s of incident %q: %w", r.Action, r.IncidentID, t.s.mapErr(err))
 	}
@@ -324,9 +324,9 @@ func (t *txn) AddRemediationRun(ctx context.Context, r store.RemediationRun) (in
 
 func (t *txn) UpdateRemediationRun(ctx context.Context, r store.RemediationRun) error {
 	res, err := t.tx.ExecContext(ctx, t.q(`UPDATE remediation_runs SET incident_id = ?, action = ?, target = ?,
-		status = ?, reason = ?, actor = ?, dry_run = ?, created_at = ?, finished_at = ?, output = ? WHERE id = ?`),
+		status = ?, reason = ?, actor = ?, dry_run = ?, created_at = ?, finished_at = ?, output = ?, started_at = ? WHERE id = ?`),
 		r.IncidentID, r.Action, r.Target, r.Status, r.Reason, r.Actor, r.DryRun,
-		nanos(r.CreatedAt), nanos(r.FinishedAt), r.Output, r.ID)
+		nanos(r.CreatedAt), nanos(r.FinishedAt), r.Output, nanos(r.StartedAt), r.ID)
 	if err != nil {
 		return fmt.Errorf("remediation run %d: %w", r.ID, t.s.mapErr(err))
 	}

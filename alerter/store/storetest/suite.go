@@ -36,6 +36,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Times", testTimes},
 		{"Leases", testLeases},
 		{"ObserveAlerts", testObserveAlerts},
+		{"AlertLabelFilter", testAlertLabelFilter},
+		{"RemediationFields", testRemediationFields},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
