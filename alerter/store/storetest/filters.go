@@ -97,7 +97,10 @@ func testRemediationFields(t *testing.T, s store.Store) {
 	added := run
 	added.StartedAt = t0.Add(time.Second)
 	var id int64
-	update(t, s, func(ctx context.Context, tx store.Tx) (err error) { id, err = tx.AddRemediationRun(ctx, added); return err })
+	update(t, s, func(ctx context.Context, tx store.Tx) (err error) {
+		id, err = tx.AddRemediationRun(ctx, added)
+		return err
+	})
 	added.ID = id
 	got = must(s.ListRemediationRuns(ctx, store.RemediationFilter{ID: id}))(t)
 	if len(got) != 1 {
