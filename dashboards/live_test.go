@@ -26,7 +26,7 @@ const liveScrape = 2 * time.Second
 // and metrics) are not PromQL; plugins/fleetwatch-datasource tests them.
 func TestDashboardsLive(t *testing.T) {
 	fw := startFleetwatch(t, "")
-	for _, fault := range []string{"bmc=1&fault=dimm_ue", "bmc=2&fault=fan_stop"} {
+	for _, fault := range []string{"bmc=1&fault=dimm_ue", "bmc=2&fault=fan_stop", "bmc=3&fault=psu_fail"} {
 		resp, err := http.Post(fw.Control+"/faults?"+fault, "", nil)
 		if err != nil {
 			t.Fatalf("inject %s: %v", fault, err)
@@ -45,7 +45,7 @@ func TestDashboardsLive(t *testing.T) {
 	// slowest with light queries, then run the refresh until everything
 	// has data, within a bound.
 	waitFor(t, fw.Client, 3*time.Minute,
-		"ALERTS", "anomaly_score", "redfish_memory_uncorrectable_errors_total", "rate(ifHCInOctets[10s])", "redfish_fan_health == 2")
+		"ALERTS", "anomaly_score", "redfish_memory_uncorrectable_errors_total", "rate(ifHCInOctets[10s])", "redfish_fan_health == 2", "redfish_psu_health == 2")
 	var problems []string
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
