@@ -246,9 +246,19 @@ func (d *Datasource) queryMetrics(ctx context.Context, q Query, tr backend.TimeR
 		return backend.DataResponse{}, err
 	}
 	// Incidents still open were maybe opened before the look-back.
+	// Resolved ones come from the look-back alone.
+	var notResolved []string
+	for _, st := range values(q.State) {
+		if st != "resolved" {
+			notResolved = append(notResolved, st)
+		}
+	}
 	if len(values(q.State)) == 0 {
+		notResolved = []string{"open"}
+	}
+	if len(notResolved) > 0 {
 		open := q
-		open.State = "open"
+		open.State = strings.Join(notResolved, ",")
 		more, err := d.list(ctx, open, 10000, time.Time{})
 		if err != nil {
 			return backend.DataResponse{}, err
