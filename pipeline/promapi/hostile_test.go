@@ -151,3 +151,29 @@ func TestOversizedBodies(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkDeepQuery measures a POST /api/v1/query of 20,000 nested
+// parentheses (refused by the depth check) against one of 999 (within the
+// limit, parsed and evaluated) and an ordinary query.
+func BenchmarkDeepQuery(b *testing.B) {
+	db := openDB(b)
+	fillTestDB(b, db)
+	api := newTestAPI(b, db, EngineOptions{})
+	for _, bc := range []struct {
+		name, query string
+		code        int
+	}{
+		{"refused 20000 levels", nested("(", ")", "1", 20000), 400},
+		{"parsed 999 levels", nested("(", ")", "1", 999), 200},
+		{"ordinary", `sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[5m]))`, 200},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			f := form("query", bc.query, "time", nowUnix)
+			for b.Loop() {
+				if code, body := do(b, api.srv.URL, "POST", "/api/v1/query", f); code != bc.code {
+					b.Fatalf("HTTP %d: %.200s", code, body)
+				}
+			}
+		})
+	}
+}

@@ -161,6 +161,24 @@ func BenchmarkCheck(b *testing.B) {
 
 func BenchmarkParseNested(b *testing.B) {
 	p := parser.NewParser(parser.Options{})
+	// The costliest expression of its kind Check lets through: as many
+	// arguments, each a chain of 990 operators in parentheses, as the cost
+	// limit allows.
+	b.Run("worst accepted", func(b *testing.B) {
+		arg := "(" + strings.Repeat("1 + ", 990) + "1)"
+		expr := ""
+		for k := 1; ; k++ {
+			next := `label_join(up, "a", "b"` + strings.Repeat(", "+arg, k) + ")"
+			if Check(next) != nil {
+				break
+			}
+			expr = next
+		}
+		b.ReportMetric(float64(scan(expr, math.MaxInt, math.MaxInt).cost()), "cost")
+		for b.Loop() {
+			_, _ = p.ParseExpr(expr) // a type error, after the full parse
+		}
+	})
 	for _, n := range []int{100, DefaultMaxDepth, 5000, 20000} {
 		for _, bc := range []struct{ name, expr string }{
 			{"parentheses", nested("(", ")", "1", n)},
