@@ -87,7 +87,13 @@ func openAlerting(ctx context.Context, cfg *config.Config, inv func() *inventory
 		Inventory:   func() *inventory.Inventory { return a.lifecycle.apply(inv()) },
 		Remediator:  a.remediate,
 		ExternalURL: strings.TrimSuffix(extURL.String(), "/"),
-		Logger:      logger.With("component", "alerter"), Registerer: reg,
+		// Instances name each other by the URL an operator can reach.
+		Owner: strings.TrimSuffix(extURL.String(), "/"),
+		HA: alerter.HAOptions{
+			Disabled: cfg.Alerting.HA.Disabled, LeaseTTL: time.Duration(cfg.Alerting.HA.LeaseTTL),
+			RetryInterval: time.Duration(cfg.Alerting.HA.RetryInterval),
+		},
+		Logger: logger.With("component", "alerter"), Registerer: reg,
 	})
 	if err != nil {
 		return nil, err

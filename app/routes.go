@@ -32,6 +32,16 @@ func (s *Server) routes(api *promapi.API, engine *promql.Engine) (http.Handler, 
 			http.Error(w, "fleetwatch is starting.", http.StatusServiceUnavailable)
 		}
 	})
+	// For load balancers: 200 on the instance that groups and pages, 503 on
+	// a standby (several instances on one PostgreSQL store).
+	mux.HandleFunc("GET /-/active", func(w http.ResponseWriter, _ *http.Request) {
+		if s.alerting.engine.Active() {
+			fmt.Fprintln(w, "fleetwatch is the active alerting instance.")
+			return
+		}
+		owner, _ := s.alerting.engine.ActiveInstance()
+		http.Error(w, "fleetwatch is a standby; the active instance is "+owner, http.StatusServiceUnavailable)
+	})
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.authorize(r, true); err != nil {
 			code := http.StatusUnauthorized

@@ -148,6 +148,19 @@ type AlertingConfig struct {
 	// Retention deletes timeline events, resolved alerts, finished
 	// notifications and remediation runs older than this (default 90d).
 	Retention model.Duration `yaml:"retention"`
+	// HA tunes several instances sharing one PostgreSQL store.
+	HA AlertingHAConfig `yaml:"ha"`
+}
+
+// AlertingHAConfig: on a PostgreSQL store one instance holds a lease and
+// groups and pages; the others store alerts and take over when it lapses.
+type AlertingHAConfig struct {
+	// Disabled makes this instance act alone even on a shared store.
+	Disabled bool `yaml:"disabled"`
+	// LeaseTTL bounds failover after the active instance dies (default 10s).
+	LeaseTTL model.Duration `yaml:"lease_ttl"`
+	// RetryInterval is how often a standby tries to take over (default 1s).
+	RetryInterval model.Duration `yaml:"retry_interval"`
 }
 
 // AlertStoreConfig chooses where incidents live.
@@ -348,6 +361,9 @@ func (c *Config) Validate() error {
 	case "", "full", "normal":
 	default:
 		bad(0, "alerting.store.synchronous", "%q is not full or normal", c.Alerting.Store.Synchronous)
+	}
+	if c.Alerting.HA.LeaseTTL < 0 || c.Alerting.HA.RetryInterval < 0 {
+		bad(0, "alerting.ha", "lease_ttl and retry_interval must not be negative")
 	}
 	if c.Alerting.Retention < 0 {
 		bad(0, "alerting.retention", "must not be negative")
