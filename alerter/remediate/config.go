@@ -188,7 +188,7 @@ func Parse(file string, data []byte) (*Config, error) {
 // the list is embedded in a larger file decoded without KnownFields) and
 // remembering lines for Validate.
 func (r *Remediation) UnmarshalYAML(node *yaml.Node) error {
-	if err := checkFields(node, reflect.TypeFor[Remediation](), ""); err != nil {
+	if err := yamlutil.CheckKeys(node, reflect.TypeFor[Remediation](), yamlutil.KeyOptions{Wording: yamlutil.UnknownField}); err != nil {
 		return err
 	}
 	type plain Remediation
@@ -199,46 +199,6 @@ func (r *Remediation) UnmarshalYAML(node *yaml.Node) error {
 	*r = Remediation(p)
 	r.node = node
 	return nil
-}
-
-// checkFields reports the first key of a mapping that is not a field of t,
-// recursing into nested structs.
-func checkFields(node *yaml.Node, t reflect.Type, prefix string) error {
-	if node.Kind != yaml.MappingNode {
-		return nil // yaml.v3 reports the type mismatch itself.
-	}
-	for i := 0; i+1 < len(node.Content); i += 2 {
-		key, val := node.Content[i], node.Content[i+1]
-		name := prefix + key.Value
-		f, ok := fieldByTag(t, key.Value)
-		if !ok {
-			return fmt.Errorf("line %d: %s: unknown field", key.Line, name)
-		}
-		ft := f.Type
-		if ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Time]() {
-			if err := checkFields(val, ft, name+"."); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if tag == name {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
 }
 
 var (

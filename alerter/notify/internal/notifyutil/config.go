@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/fleetwatch/fleetwatch/internal/yamlutil"
 )
 
 // CheckKeys walks a YAML mapping and reports the first key that is not a
@@ -18,48 +20,7 @@ import (
 // text, such as routing_key) is refused with a pointer to the key to use
 // instead. what names the config in the message ("pagerduty config").
 func CheckKeys(node *yaml.Node, t reflect.Type, what string, inline map[string]string) error {
-	return checkKeys(node, t, what, inline, "")
-}
-
-func checkKeys(node *yaml.Node, t reflect.Type, what string, inline map[string]string, prefix string) error {
-	if node.Kind == yaml.DocumentNode && len(node.Content) == 1 {
-		node = node.Content[0]
-	}
-	if node.Kind != yaml.MappingNode {
-		return nil // yaml.v3 reports the type mismatch itself.
-	}
-	for i := 0; i+1 < len(node.Content); i += 2 {
-		key, val := node.Content[i], node.Content[i+1]
-		name := prefix + key.Value
-		f, ok := fieldByTag(t, key.Value)
-		if !ok {
-			if use, secret := inline[name]; secret {
-				return fmt.Errorf("line %d: %s: %s: secrets are not written in the config, use %s", key.Line, what, name, use)
-			}
-			return fmt.Errorf("line %d: %s: unknown key %q", key.Line, what, name)
-		}
-		ft := f.Type
-		if ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		if ft.Kind() == reflect.Struct && ft.NumField() > 0 && ft.PkgPath() != "time" {
-			if err := checkKeys(val, ft, what, inline, name+"."); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if tag == name && tag != "-" {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
+	return yamlutil.CheckKeys(node, t, yamlutil.KeyOptions{Noun: what, Wording: yamlutil.NounUnknownKey, Secrets: inline})
 }
 
 // Secret says where a secret comes from: a file (read whole, surrounding
