@@ -200,19 +200,9 @@ func (e *Engine) maintenanceEvent(b *batch, ev events.Event, now time.Time) erro
 		e.recheckAll(b, now)
 		return nil
 	}
-	end := now.Add(DefaultMaintenanceDuration)
-	if v := ev.Attributes["ends_at"]; v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return fmt.Errorf("event %s: attributes.ends_at %q: %w", ev.Kind, v, err)
-		}
-		end = t
-	} else if v := ev.Attributes["duration"]; v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("event %s: attributes.duration %q: %w", ev.Kind, v, err)
-		}
-		end = now.Add(d)
+	end, err := maintenanceEnd(ev, now)
+	if err != nil {
+		return err
 	}
 	s := store.Silence{ID: id, StartsAt: now, EndsAt: end, UpdatedAt: now,
 		CreatedBy: maintenancePrefix + ev.Source, Comment: "maintenance: " + ev.Summary}
@@ -224,6 +214,36 @@ func (e *Engine) maintenanceEvent(b *batch, ev events.Event, now time.Time) erro
 	b.event(store.TimelineEvent{Kind: store.EventSilenceCreated, Labels: ev.Labels, Actor: "event:" + ev.Source,
 		Summary: fmt.Sprintf("maintenance until %s for %s", end.UTC().Format(time.RFC3339), labelSetString(ev.Labels))})
 	e.recheckAll(b, now)
+	return nil
+}
+
+// maintenanceEnd is when a maintenance_start event's window ends: its
+// ends_at or duration attribute, else DefaultMaintenanceDuration from now.
+func maintenanceEnd(ev events.Event, now time.Time) (time.Time, error) {
+	if v := ev.Attributes["ends_at"]; v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("event %s: attributes.ends_at %q: %w", ev.Kind, v, err)
+		}
+		return t, nil
+	}
+	if v := ev.Attributes["duration"]; v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("event %s: attributes.duration %q: %w", ev.Kind, v, err)
+		}
+		return now.Add(d), nil
+	}
+	return now.Add(DefaultMaintenanceDuration), nil
+}
+
+// ValidateEvent reports what HandleEvent would refuse in ev, so an intake
+// can refuse a whole batch before taking any of it.
+func ValidateEvent(ev events.Event) error {
+	if ev.Kind == EventMaintenanceStart {
+		_, err := maintenanceEnd(ev, time.Now())
+		return err
+	}
 	return nil
 }
 

@@ -467,6 +467,13 @@ func (a *API) postEvents(w http.ResponseWriter, r *http.Request, who string) {
 		apiError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	// The whole batch is checked first: a refused batch stores nothing.
+	for i, ev := range evs {
+		if err := alerter.ValidateEvent(ev); err != nil {
+			apiError(w, http.StatusBadRequest, fmt.Sprintf("events[%d]: %v", i, err))
+			return
+		}
+	}
 	var errs []string
 	for i, ev := range evs {
 		if ev.Source == "" {
