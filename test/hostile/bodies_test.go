@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // marker is in every hostile body, so a stored remnant shows up in the GET
@@ -189,6 +190,15 @@ func TestMalformedBodies(t *testing.T) {
 		t.Fatalf("seed alert: %d %s", code, clip(b))
 	}
 	seed := c.waitIncident(t, "HostileSeed")
+	// The seed's page is sent by the outbox worker in the background: wait
+	// for it, so the snapshot holds only what requests can change.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(string(c.get(t, "/api/v1/incidents/"+seed.ID)), "notification_sent") {
+		if time.Now().After(deadline) {
+			t.Fatal("the seed incident's notification was not sent within 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	before := c.snapshot(t)
 
 	for _, tc := range malformedCases(seed.ID) {
