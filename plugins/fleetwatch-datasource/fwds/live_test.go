@@ -113,13 +113,13 @@ func TestIncidentsDashboardLive(t *testing.T) {
 		Annotations struct {
 			List []struct {
 				Datasource struct{ Type string } `json:"datasource"`
-				Target     json.RawMessage        `json:"target"`
+				Target     json.RawMessage       `json:"target"`
 			} `json:"list"`
 		} `json:"annotations"`
 		Panels []struct {
 			Title      string
 			Datasource struct{ Type string } `json:"datasource"`
-			Targets    []json.RawMessage      `json:"targets"`
+			Targets    []json.RawMessage     `json:"targets"`
 		} `json:"panels"`
 	}
 	if err := json.Unmarshal(raw, &dash); err != nil {
