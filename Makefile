@@ -13,11 +13,11 @@ RACE_PKGS := ./collectors/... ./pipeline/... ./app/... ./rules/... ./cmd/... ./a
              ./postmortem/... ./web/...
 # Debian packages of the peers the integration tests run against.
 PEER_PKGS := prometheus prometheus-node-exporter prometheus-alertmanager prometheus-snmp-exporter \
-             snmpd snmp snmpsim postgresql chromium victoria-metrics
+             snmpd snmp snmpsim postgresql chromium victoria-metrics nodejs zip
 PEER_BINS := prometheus promtool prometheus-node-exporter prometheus-alertmanager prometheus-snmp-exporter \
-             snmpd snmpwalk snmptrap snmpsimd /usr/lib/postgresql/15/bin/postgres chromium victoria-metrics
+             snmpd snmpwalk snmptrap snmpsimd /usr/lib/postgresql/15/bin/postgres chromium victoria-metrics node zip
 
-.PHONY: all build run test test-unit deps check bench fuzz clean
+.PHONY: all build run test test-unit deps check bench fuzz clean plugin
 
 all: build
 
@@ -57,6 +57,11 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./config
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./inventory
+	$(GO) test -run XXX -fuzz FuzzPostBodies -fuzztime $(FUZZTIME) ./test/hostile
+
+# The Grafana data source plugin as the zip Grafana installs (docs/grafana.md).
+plugin:
+	plugins/fleetwatch-datasource/package.sh bin
 
 clean:
 	rm -rf bin

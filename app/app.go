@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -371,9 +373,16 @@ func (s *Server) apply(cfg *config.Config) error {
 			closeAll(context.Background(), closers, s.logger)
 		}
 	}()
-	ruleFiles := make([]string, len(cfg.RuleFiles))
-	for i, f := range cfg.RuleFiles {
-		ruleFiles[i] = cfg.Resolve(f)
+	// rule_files are already relative to the config file (config resolves
+	// every *_files key); a plain path that does not exist is an error.
+	ruleFiles := cfg.RuleFiles
+	for _, f := range ruleFiles {
+		if strings.HasPrefix(f, rules.PackPrefix) || strings.ContainsAny(f, "*?[") {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("rule_files: %w", err)
+		}
 	}
 	anomalyGroups, err := parseAnomalyRules(ruleFiles)
 	if err != nil {

@@ -160,9 +160,13 @@ func relabelTarget(jc config.JobConfig, addr string, discovered map[string]strin
 	}
 	lb.Set(model.AddressLabel, addr)
 	lb.Set("job", jc.JobName)
-	if jc.Scrape != nil {
-		lb.Set(model.MetricsPathLabel, jc.Scrape.MetricsPath)
-		lb.Set(model.SchemeLabel, jc.Scrape.Scheme)
+	if jc.Scrape != nil { // a target's own __metrics_path__ / __scheme__ wins, as in Prometheus
+		if lb.Get(model.MetricsPathLabel) == "" {
+			lb.Set(model.MetricsPathLabel, jc.Scrape.MetricsPath)
+		}
+		if lb.Get(model.SchemeLabel) == "" {
+			lb.Set(model.SchemeLabel, jc.Scrape.Scheme)
+		}
 	}
 	if !relabel.ProcessBuilder(lb, jc.RelabelConfigs...) {
 		return collectors.Target{}, false

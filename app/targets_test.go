@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/fleetwatch/fleetwatch/collectors/scrape"
 	"github.com/fleetwatch/fleetwatch/config"
 )
 
@@ -37,5 +38,23 @@ func TestShardingSplitsTargetsExactlyOnce(t *testing.T) {
 	host := config.JobConfig{JobName: "node", Type: config.TypeHost}
 	if ts, _ := jobTargets(host, nil, config.ShardingConfig{Shards: 3, Shard: 2}); len(ts) != 1 {
 		t.Fatalf("host job under sharding: %d targets", len(ts))
+	}
+}
+
+func TestStaticLabelsSetCollectorParams(t *testing.T) {
+	sc := scrape.DefaultConfig()
+	jc := config.JobConfig{JobName: "x", Type: config.TypeScrape, Scrape: &sc, StaticConfigs: []config.StaticConfig{
+		{Targets: []string{"a:1"}, Labels: map[string]string{"__metrics_path__": "/probe", "rack": "r1"}},
+		{Targets: []string{"b:1"}},
+	}}
+	ts, err := jobTargets(jc, nil, config.ShardingConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 2 || ts[0].Params["__metrics_path__"] != "/probe" || ts[1].Params["__metrics_path__"] != "/metrics" {
+		t.Fatalf("targets %+v", ts)
+	}
+	if ts[0].Labels.Get("rack") != "r1" || ts[0].Labels.Has("__metrics_path__") {
+		t.Fatalf("labels %v", ts[0].Labels)
 	}
 }

@@ -29,6 +29,9 @@ func TestExampleLoads(t *testing.T) {
 			t.Fatalf("redfish password_file resolves to %q", j.Redfish.PasswordFile)
 		}
 	}
+	if len(c.RuleFiles) == 0 || c.RuleFiles[0] != "pack:server" {
+		t.Fatalf("rule_files %v: a pack name must stay as it is", c.RuleFiles)
+	}
 	if c.Simulate.BMCPasswordFile != "../examples/secrets/sim-bmc-password" {
 		t.Fatalf("simulate.bmc_password_file resolves to %q", c.Simulate.BMCPasswordFile)
 	}

@@ -51,8 +51,8 @@ func resolveFileKeys(v reflect.Value, dir string) {
 }
 
 func joinRelative(dir, p string) string {
-	if p == "" || filepath.IsAbs(p) {
-		return p
+	if p == "" || filepath.IsAbs(p) || strings.HasPrefix(p, "pack:") {
+		return p // pack:NAME is a built-in rule pack, not a path
 	}
 	return filepath.Join(dir, p)
 }

@@ -80,7 +80,7 @@ func runReports(args []string, stdout, stderr io.Writer) int {
 		} else {
 			logger.Warn("no TSDB: the report has no graphs and no time to detect", "dir", dataDir, "err", err)
 		}
-		if files, err := rules.ExpandRuleFiles(resolveAll(cfg, cfg.RuleFiles)); err == nil {
+		if files, err := rules.ExpandRuleFiles(cfg.RuleFiles); err == nil {
 			if lookup, err := postmortem.RulesFromFiles(files); err == nil {
 				src.Rules = lookup
 			}
@@ -88,14 +88,6 @@ func runReports(args []string, stdout, stderr io.Writer) int {
 		return src, nil
 	}
 	return postmortem.RunCLI(context.Background(), rest, stdout, stderr, open)
-}
-
-func resolveAll(cfg *config.Config, paths []string) []string {
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		out[i] = cfg.Resolve(p)
-	}
-	return out
 }
 
 // takeConfigFlag removes --config.file=F, --config.file F or -c F from args.
