@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net"
 	"sort"
-	"strings"
 	"strconv"
+	"strings"
 )
 
 // Role says which address of an entry a job collects from.

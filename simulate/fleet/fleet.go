@@ -106,7 +106,7 @@ func Start(ctx context.Context, o Options) (*Fleet, error) {
 	bmcs, err := bmc.Serve(ctx, bmc.Options{
 		Count: len(inv.Servers), Host: o.Host, BasePort: o.BMCBasePort, ControlAddr: o.ControlAddr,
 		Logger: o.Logger.With("simulated", "bmc"),
-		BMC: bmc.HandlerOptions{Username: o.BMCUsername, Password: o.BMCPassword, Latency: o.BMCLatency, Drift: 0.02},
+		BMC:    bmc.HandlerOptions{Username: o.BMCUsername, Password: o.BMCPassword, Latency: o.BMCLatency, Drift: 0.02},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("simulated BMCs: %w", err)
