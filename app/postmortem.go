@@ -1,13 +1,11 @@
 package app
 
 import (
-	"errors"
 	"net/http"
 	"sync/atomic"
 
 	"github.com/prometheus/prometheus/promql"
 
-	"github.com/fleetwatch/fleetwatch/alerter/incidentapi"
 	"github.com/fleetwatch/fleetwatch/postmortem"
 	"github.com/fleetwatch/fleetwatch/rules"
 )
@@ -52,16 +50,8 @@ func (s *Server) postmortemHandler(engine *promql.Engine) (*postmortem.Handler, 
 // (or when alerting.tokens_file is not set).
 func (s *Server) readAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tokens := s.alerting.tokens; tokens != nil {
-			if _, err := tokens.Check(r, false); err != nil {
-				code := http.StatusUnauthorized
-				if errors.Is(err, incidentapi.ErrForbidden) {
-					code = http.StatusForbidden
-				}
-				http.Error(w, err.Error(), code)
-				return
-			}
+		if s.requireToken(w, r, false) {
+			next.ServeHTTP(w, r)
 		}
-		next.ServeHTTP(w, r)
 	})
 }

@@ -43,12 +43,7 @@ func (s *Server) routes(api *promapi.API, engine *promql.Engine) (http.Handler, 
 		http.Error(w, "fleetwatch is a standby; the active instance is "+owner, http.StatusServiceUnavailable)
 	})
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := s.authorize(r, true); err != nil {
-			code := http.StatusUnauthorized
-			if errors.Is(err, amapi.ErrForbidden) {
-				code = http.StatusForbidden
-			}
-			http.Error(w, err.Error(), code)
+		if !s.requireToken(w, r, true) {
 			return
 		}
 		if err := s.Reload(); err != nil {
@@ -137,6 +132,21 @@ func (t targetLister) ActiveTargets() []promapi.ActiveTarget {
 		})
 	}
 	return out
+}
+
+// requireToken answers 401 or 403 and returns false when the request's
+// token (if alerting.tokens_file is set) may not read, or with write
+// change, fleetwatch's state.
+func (s *Server) requireToken(w http.ResponseWriter, r *http.Request, write bool) bool {
+	if _, err := s.authorize(r, write); err != nil {
+		code := http.StatusUnauthorized
+		if errors.Is(err, amapi.ErrForbidden) {
+			code = http.StatusForbidden
+		}
+		http.Error(w, err.Error(), code)
+		return false
+	}
+	return true
 }
 
 // authorize checks the API token of a request to the Alertmanager API when

@@ -56,10 +56,7 @@ func buildJobs(cfg *config.Config, inv *inventory.Inventory, sink events.Sink, l
 		if ns, ok := c.(neighborSource); ok {
 			neighbors = append(neighbors, ns)
 		}
-		targets, err := jobTargets(jc, inv, cfg.Sharding)
-		if err != nil {
-			return fail(fmt.Errorf("job %q: %w", jc.JobName, err))
-		}
+		targets := jobTargets(jc, inv, cfg.Sharding)
 		jobs = append(jobs, collectors.Job{
 			Name:          jc.JobName,
 			Collector:     c,
@@ -112,7 +109,7 @@ func newCollector(jc config.JobConfig, sink events.Sink, logger *slog.Logger, re
 //
 // With sharding, only the targets this shard owns are kept; a host job
 // (this machine) is kept by every shard.
-func jobTargets(jc config.JobConfig, inv *inventory.Inventory, shards config.ShardingConfig) ([]collectors.Target, error) {
+func jobTargets(jc config.JobConfig, inv *inventory.Inventory, shards config.ShardingConfig) []collectors.Target {
 	if jc.Type == config.TypeHost {
 		shards = config.ShardingConfig{}
 	}
@@ -146,7 +143,7 @@ func jobTargets(jc config.JobConfig, inv *inventory.Inventory, shards config.Sha
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
-	return out, nil
+	return out
 }
 
 // relabelTarget applies relabel_configs as Prometheus does: the target

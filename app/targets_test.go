@@ -16,10 +16,7 @@ func TestShardingSplitsTargetsExactlyOnce(t *testing.T) {
 	for _, shards := range []int{1, 2, 3, 7} {
 		owner := map[string]int{}
 		for shard := range shards {
-			ts, err := jobTargets(jc, nil, config.ShardingConfig{Shards: shards, Shard: shard})
-			if err != nil {
-				t.Fatal(err)
-			}
+			ts := jobTargets(jc, nil, config.ShardingConfig{Shards: shards, Shard: shard})
 			if shards > 1 && (len(ts) < 1000/shards/2 || len(ts) > 2*1000/shards) {
 				t.Errorf("%d shards: shard %d has %d of 1000 targets", shards, shard, len(ts))
 			}
@@ -36,7 +33,7 @@ func TestShardingSplitsTargetsExactlyOnce(t *testing.T) {
 	}
 	// The host job is every instance's own machine.
 	host := config.JobConfig{JobName: "node", Type: config.TypeHost}
-	if ts, _ := jobTargets(host, nil, config.ShardingConfig{Shards: 3, Shard: 2}); len(ts) != 1 {
+	if ts := jobTargets(host, nil, config.ShardingConfig{Shards: 3, Shard: 2}); len(ts) != 1 {
 		t.Fatalf("host job under sharding: %d targets", len(ts))
 	}
 }
@@ -47,10 +44,7 @@ func TestStaticLabelsSetCollectorParams(t *testing.T) {
 		{Targets: []string{"a:1"}, Labels: map[string]string{"__metrics_path__": "/probe", "rack": "r1"}},
 		{Targets: []string{"b:1"}},
 	}}
-	ts, err := jobTargets(jc, nil, config.ShardingConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts := jobTargets(jc, nil, config.ShardingConfig{})
 	if len(ts) != 2 || ts[0].Params["__metrics_path__"] != "/probe" || ts[1].Params["__metrics_path__"] != "/metrics" {
 		t.Fatalf("targets %+v", ts)
 	}
