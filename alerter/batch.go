@@ -385,6 +385,7 @@ func (e *Engine) load(ctx context.Context) error {
 		return fmt.Errorf("alerter: loading alerts: %w", err)
 	}
 	e.alerts = make(map[string]*alertEntry, len(alerts))
+	e.byRaw = map[uint64]*alertEntry{}
 	e.groups = map[string]*group{}
 	e.timers = nil
 	e.silences = map[string]*silenceEntry{}

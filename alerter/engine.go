@@ -88,6 +88,8 @@ type Engine struct {
 	notifier map[string]notify.Notifier
 
 	alerts   map[string]*alertEntry // by fingerprint: firing, or resolved and not yet told
+	byRaw    map[uint64]*alertEntry // by RawKey.Labels, for LookupRaw
+	keyBuf   []byte                 // scratch for group keys
 	groups   map[string]*group      // by group key
 	timers   timerHeap
 	silences map[string]*silenceEntry
@@ -134,6 +136,7 @@ func New(o Options) (*Engine, error) {
 	e := &Engine{
 		o: o, log: o.Logger, now: o.Now, st: o.Store, owner: o.Owner,
 		alerts:     map[string]*alertEntry{},
+		byRaw:      map[uint64]*alertEntry{},
 		groups:     map[string]*group{},
 		silences:   map[string]*silenceEntry{},
 		recent:     map[string]recentIncident{},

@@ -298,7 +298,7 @@ func (e *Engine) resetStandbyLocked() {
 // incident the active instance gave it, and without grouping it (the
 // active instance received it too). A re-send costs no write, as on the
 // active instance.
-func (e *Engine) ingestStandby(b *batch, in *store.Alert, now time.Time, api bool) {
+func (e *Engine) ingestStandby(b *batch, in *store.Alert, k *RawKey, now time.Time, api bool) {
 	if in.EndsAt.IsZero() && api {
 		in.EndsAt = now.Add(time.Duration(e.cfg.ResolveTimeout))
 	}
@@ -312,6 +312,7 @@ func (e *Engine) ingestStandby(b *batch, in *store.Alert, now time.Time, api boo
 	if ent == nil {
 		ent = &alertEntry{a: *in}
 		e.alerts[in.Fingerprint] = ent
+		e.indexRaw(ent, k)
 		b.observe(ent)
 		return
 	}
@@ -320,6 +321,7 @@ func (e *Engine) ingestStandby(b *batch, in *store.Alert, now time.Time, api boo
 	switch {
 	case wasFiring != isFiring:
 		ent.a = *in
+		e.indexRaw(ent, k)
 		b.observe(ent)
 		return
 	case !isFiring:
@@ -330,6 +332,7 @@ func (e *Engine) ingestStandby(b *batch, in *store.Alert, now time.Time, api boo
 		in.StartsAt = old.StartsAt
 	}
 	ent.a = *in
+	e.indexRaw(ent, k)
 	if changed || leaseLapsing(ent.persistedEnd, in.EndsAt, now) {
 		b.observe(ent)
 	}

@@ -23,6 +23,9 @@ type alertEntry struct {
 	topo         map[string]string
 	topoGen      *invIndex
 	noted        bool // its suppression is on the timeline
+	// rawLabels and rawAnn are the RawKey the alert last came with (0:
+	// none); e.byRaw[rawLabels] is this entry.
+	rawLabels, rawAnn uint64
 }
 
 func (a *alertEntry) firing(now time.Time) bool { return !a.a.Resolved(now) }
@@ -32,7 +35,7 @@ func (a *alertEntry) firing(now time.Time) bool { return !a.a.Resolved(now) }
 // change the alerts cause is committed to the store; an alert re-sent
 // unchanged costs no write.
 func (e *Engine) PostAlerts(ctx context.Context, alerts []store.Alert) error {
-	return e.ingest(ctx, alerts, "api", true)
+	return e.ingestKeyed(ctx, alerts, nil, "api", true)
 }
 
 // Notify takes alerts from fleetwatch's own rule evaluation; it has the
@@ -56,22 +59,25 @@ func (e *Engine) Notify(ctx context.Context, expr string, alerts ...*rules.Alert
 		}
 		out = append(out, sa)
 	}
-	if err := e.ingest(ctx, out, "rules", false); err != nil {
+	if err := e.ingestKeyed(ctx, out, nil, "rules", false); err != nil {
 		e.log.Error("alerts from rules not taken", "expr", expr, "alerts", len(alerts), "err", err)
 	}
 }
 
-func (e *Engine) ingest(ctx context.Context, alerts []store.Alert, source string, api bool) error {
+// ingestKeyed takes alerts; keys, when not nil, holds each one's RawKey.
+func (e *Engine) ingestKeyed(ctx context.Context, alerts []store.Alert, keys []RawKey, source string, api bool) error {
 	e.mu.Lock()
 	now := e.now()
 	b := e.newBatch(now)
-	if e.standby {
-		for i := range alerts {
-			e.ingestStandby(b, &alerts[i], now, api)
+	for i := range alerts {
+		var k *RawKey
+		if keys != nil {
+			k = &keys[i]
 		}
-	} else {
-		for i := range alerts {
-			e.ingestOne(b, &alerts[i], now, api)
+		if e.standby {
+			e.ingestStandby(b, &alerts[i], k, now, api)
+		} else {
+			e.ingestOne(b, &alerts[i], k, now, api)
 		}
 	}
 	e.metrics.received.WithLabelValues(source).Add(float64(len(alerts)))
@@ -103,7 +109,7 @@ func (e *Engine) flushDueLocked(b *batch, now time.Time) {
 	}
 }
 
-func (e *Engine) ingestOne(b *batch, in *store.Alert, now time.Time, api bool) {
+func (e *Engine) ingestOne(b *batch, in *store.Alert, k *RawKey, now time.Time, api bool) {
 	if in.EndsAt.IsZero() && api {
 		in.EndsAt = now.Add(time.Duration(e.cfg.ResolveTimeout))
 	}
@@ -120,11 +126,13 @@ func (e *Engine) ingestOne(b *batch, in *store.Alert, now time.Time, api bool) {
 			// never seen): record it, nothing to tell.
 			ent = &alertEntry{a: *in}
 			e.alerts[in.Fingerprint] = ent
+			e.indexRaw(ent, k)
 			b.putAlert(ent)
 			return
 		}
 		ent = &alertEntry{a: *in}
 		e.alerts[in.Fingerprint] = ent
+		e.indexRaw(ent, k)
 		b.putAlert(ent)
 		e.trackInhibitSource(ent)
 		e.classify(b, ent, now)
@@ -140,6 +148,7 @@ func (e *Engine) ingestOne(b *batch, in *store.Alert, now time.Time, api bool) {
 		ent.a.IncidentID, ent.a.Suppressed = "", ""
 		ent.groups = nil
 		ent.supp, ent.suppGen, ent.noted = "", 0, false
+		e.indexRaw(ent, k)
 		b.putAlert(ent)
 		e.trackInhibitSource(ent)
 		e.classify(b, ent, now)
@@ -147,6 +156,7 @@ func (e *Engine) ingestOne(b *batch, in *store.Alert, now time.Time, api bool) {
 	case wasFiring && !isFiring:
 		ent.a.EndsAt = in.EndsAt
 		ent.a.Annotations = in.Annotations
+		e.indexRaw(ent, k)
 		b.putAlert(ent)
 		e.trackInhibitSource(ent)
 		e.resolved(b, ent, now)
@@ -154,8 +164,10 @@ func (e *Engine) ingestOne(b *batch, in *store.Alert, now time.Time, api bool) {
 	case !wasFiring && !isFiring:
 		return // a resolved alert re-sent
 	}
-	// Firing and firing: a re-send.
-	changed := !maps.Equal(old.Annotations, in.Annotations) || old.GeneratorURL != in.GeneratorURL ||
+	// Firing and firing: a re-send. Annotations the sender wrote with the
+	// same bytes as last time are unchanged.
+	sameAnn := k != nil && k.Labels == ent.rawLabels && k.Annotations == ent.rawAnn && ent.rawLabels != 0
+	changed := (!sameAnn && !maps.Equal(old.Annotations, in.Annotations)) || old.GeneratorURL != in.GeneratorURL ||
 		(!in.StartsAt.IsZero() && in.StartsAt.Before(old.StartsAt))
 	if in.StartsAt.Before(old.StartsAt) {
 		ent.a.StartsAt = in.StartsAt
@@ -163,6 +175,7 @@ func (e *Engine) ingestOne(b *batch, in *store.Alert, now time.Time, api bool) {
 	ent.a.Annotations = in.Annotations
 	ent.a.GeneratorURL = in.GeneratorURL
 	ent.a.EndsAt = in.EndsAt
+	e.indexRaw(ent, k)
 	// EndsAt moves with every re-send; it is written only when the stored
 	// one would lapse within half of the new lease (after a restart,
 	// alerts that were firing get resolve_timeout of grace anyway).
@@ -216,8 +229,11 @@ func (e *Engine) classify(b *batch, ent *alertEntry, now time.Time) {
 				continue
 			}
 		}
-		gl := r.groupLabels(ent.a.Labels)
-		g := e.groupFor(r.groupKey(gl), r, gl, now)
+		e.keyBuf = r.appendGroupKey(e.keyBuf[:0], ent.a.Labels)
+		g := e.groups[string(e.keyBuf)]
+		if g == nil {
+			g = e.groupFor(string(e.keyBuf), r, r.groupLabels(ent.a.Labels), now)
+		}
 		e.join(g, ent, now)
 	}
 }
@@ -245,6 +261,7 @@ func (e *Engine) Sweep(ctx context.Context) error {
 		if len(ent.groups) == 0 {
 			if now.Sub(ent.a.EndsAt) > resolvedKeep {
 				delete(e.alerts, fp)
+				e.unindexRaw(ent)
 			}
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ type routeNode struct {
 	cont           bool
 	mute, active   []string
 	children       []*routeNode
+	self           []*routeNode // {n}: what match returns for most alerts, shared
 }
 
 func buildRoutes(r *Route) *routeNode {
@@ -41,6 +43,7 @@ func buildRoutes(r *Route) *routeNode {
 // apply copies r's own settings over the inherited ones and builds the
 // children.
 func (n *routeNode) apply(r *Route) {
+	n.self = []*routeNode{n}
 	if r.Receiver != "" {
 		n.receiver = r.Receiver
 	}
@@ -50,6 +53,7 @@ func (n *routeNode) apply(r *Route) {
 		if !n.groupByAll {
 			n.groupBy = slices.Clone(r.GroupBy)
 			sort.Strings(n.groupBy)
+			n.groupBy = slices.Compact(n.groupBy)
 		}
 	}
 	if r.GroupWait != nil {
@@ -97,7 +101,7 @@ func (n *routeNode) match(ls map[string]string) []*routeNode {
 		}
 	}
 	if len(all) == 0 {
-		all = append(all, n)
+		return n.self
 	}
 	return all
 }
@@ -119,6 +123,31 @@ func (n *routeNode) groupLabels(ls map[string]string) map[string]string {
 // groupKey is the route key plus the group labels, as Alertmanager forms it.
 func (n *routeNode) groupKey(gl map[string]string) string {
 	return n.key + ":" + labelSetString(gl)
+}
+
+// appendGroupKey appends groupKey(groupLabels(ls)) to b without building
+// the label set: a known group is found with no allocation.
+func (n *routeNode) appendGroupKey(b []byte, ls map[string]string) []byte {
+	if n.groupByAll {
+		return append(b, n.groupKey(ls)...)
+	}
+	b = append(b, n.key...)
+	b = append(b, ":{"...)
+	first := true
+	for _, l := range n.groupBy { // sorted, as labelSetString sorts
+		v := ls[l]
+		if v == "" {
+			continue
+		}
+		if !first {
+			b = append(b, ", "...)
+		}
+		first = false
+		b = append(b, l...)
+		b = append(b, '=')
+		b = strconv.AppendQuote(b, v) // what %q writes
+	}
+	return append(b, '}')
 }
 
 func labelSetString(ls map[string]string) string {

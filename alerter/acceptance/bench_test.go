@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -137,6 +138,9 @@ func BenchmarkPostAlerts(b *testing.B) {
 		for _, tg := range targets {
 			b.Run(fmt.Sprintf("%s/senders=%d", tg.name, conc), func(b *testing.B) {
 				var first, resend, firstCPU, resendCPU time.Duration
+				var commits, commitTime float64
+				stopProfile := profileServer(b, tg, fmt.Sprintf("postalerts-senders%d", conc))
+				defer stopProfile()
 				for range b.N {
 					run++
 					id := strconv.Itoa(run)
@@ -144,9 +148,13 @@ func BenchmarkPostAlerts(b *testing.B) {
 					bodies := alertBatches(id, n, end)
 					again := alertBatches(id, n, end.Add(time.Minute))
 					t0, c0 := time.Now(), cpuTime(b, tg.pid)
+					m0 := commitStats(b, tg)
 					sendAll(b, tg.url, bodies, conc)
 					first += time.Since(t0)
 					firstCPU += cpuTime(b, tg.pid) - c0
+					m1 := commitStats(b, tg)
+					commits += m1.count - m0.count
+					commitTime += m1.sum - m0.sum
 					t0, c0 = time.Now(), cpuTime(b, tg.pid)
 					sendAll(b, tg.url, again, conc)
 					resend += time.Since(t0)
@@ -158,8 +166,83 @@ func BenchmarkPostAlerts(b *testing.B) {
 				// 2 cores shared with the client do not distort.
 				b.ReportMetric(float64(firstCPU.Microseconds())/float64(n*b.N), "first-cpu-µs/alert")
 				b.ReportMetric(float64(resendCPU.Microseconds())/float64(n*b.N), "resend-cpu-µs/alert")
+				if commits > 0 {
+					// fleetwatch's store transactions on first arrival:
+					// how many alerts each carried and how long it took.
+					b.ReportMetric(float64(n*b.N)/commits, "first-alerts/commit")
+					b.ReportMetric(commitTime/commits*1000, "first-ms/commit")
+				}
 			})
 		}
+	}
+}
+
+// commitSum is fleetwatch_alerter_commit_duration_seconds' count and sum.
+type commitSum struct{ count, sum float64 }
+
+// commitStats reads fleetwatch's store transaction figures (zero for
+// Alertmanager, which has none).
+func commitStats(b *testing.B, tg benchTarget) commitSum {
+	var c commitSum
+	if tg.name != "fleetwatch" {
+		return c
+	}
+	resp, err := http.Get(tg.url + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		f, _ := strconv.ParseFloat(val, 64)
+		switch name {
+		case "fleetwatch_alerter_commit_duration_seconds_count":
+			c.count = f
+		case "fleetwatch_alerter_commit_duration_seconds_sum":
+			c.sum = f
+		}
+	}
+	return c
+}
+
+// profileServer records a 5-second CPU profile of fleetwatch from the
+// start of a benchmark, and its heap at the end, when
+// FLEETWATCH_BENCH_PROFILE names a directory (written there as
+// <name>.pprof and <name>.heap.pprof; read them with go tool pprof).
+// Other targets, and runs without the variable, are not profiled.
+func profileServer(b *testing.B, tg benchTarget, name string) (stop func()) {
+	dir := os.Getenv("FLEETWATCH_BENCH_PROFILE")
+	if dir == "" || tg.name != "fleetwatch" {
+		return func() {}
+	}
+	save := func(path, file string) {
+		resp, err := http.Get(tg.url + path)
+		if err != nil {
+			b.Logf("profile: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(filepath.Join(dir, file))
+		if err != nil {
+			b.Logf("profile: %v", err)
+			return
+		}
+		defer f.Close()
+		_, _ = io.Copy(f, resp.Body)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		save("/debug/pprof/profile?seconds=5", name+".pprof")
+	}()
+	return func() {
+		<-done
+		save("/debug/pprof/heap?gc=1", name+".heap.pprof")
 	}
 }
 

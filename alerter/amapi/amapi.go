@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -51,6 +52,8 @@ var (
 type API struct {
 	o       Options
 	started time.Time
+	keys    keyer
+	bodies  sync.Pool // *bytes.Buffer for request bodies
 }
 
 // New builds the API.
@@ -61,7 +64,7 @@ func New(o Options) *API {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &API{o: o, started: o.Now()}
+	return &API{o: o, started: o.Now(), keys: newKeyer()}
 }
 
 // Register adds the routes to mux.
@@ -126,10 +129,19 @@ type PostableAlert struct {
 // index and field (`alerts[3].labels.instance: …`); nothing is returned
 // unless every alert is valid.
 func DecodeAlerts(body []byte) ([]store.Alert, error) {
-	// The strict decoder is faster; it refuses what encoding/json would
-	// take differently (names in another case, duplicate names, invalid
-	// UTF-8), and such bodies take encoding/json's path, so the result is
-	// always encoding/json's.
+	if raws, ok := scanAlerts(body, nil); ok {
+		if out, err := convertRaw(raws, nil); err != errNotPlain {
+			return out, err
+		}
+	}
+	return decodeGeneral(body)
+}
+
+// decodeGeneral is DecodeAlerts for any body. The strict decoder is
+// faster; it refuses what encoding/json would take differently (names in
+// another case, duplicate names, invalid UTF-8), and such bodies take
+// encoding/json's path, so the result is always encoding/json's.
+func decodeGeneral(body []byte) ([]store.Alert, error) {
 	var in []PostableAlert
 	if jsonv2.Unmarshal(body, &in, jsonv2.RejectUnknownMembers(true)) != nil {
 		in = nil
@@ -141,11 +153,16 @@ func DecodeAlerts(body []byte) ([]store.Alert, error) {
 	for i := range in {
 		a, err := convertAlert(&in[i])
 		if err != nil {
-			return nil, fmt.Errorf("alerts[%d].%w", i, err)
+			return nil, alertError(i, err)
 		}
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// alertError names alert i in err: alerts[3].labels: ….
+func alertError(i int, err error) error {
+	return fmt.Errorf("alerts[%d].%w", i, err)
 }
 
 // locateJSONError finds which alert of body fails to decode and how.
@@ -207,37 +224,64 @@ func convertAlert(p *PostableAlert) (store.Alert, error) {
 			delete(p.Labels, k) // as Alertmanager: an empty value is no label
 		}
 	}
-	for k := range p.Annotations {
-		if !model.LabelName(k).IsValidLegacy() {
-			return store.Alert{}, fmt.Errorf("annotations: %q is not a valid annotation name", k)
-		}
+	if err := checkAnnotations(p.Annotations); err != nil {
+		return store.Alert{}, err
 	}
 	a := store.Alert{Labels: p.Labels, Annotations: p.Annotations, GeneratorURL: p.GeneratorURL}
 	if a.Annotations == nil {
 		a.Annotations = map[string]string{}
 	}
-	var err error
-	if p.StartsAt != "" {
-		if a.StartsAt, err = time.Parse(time.RFC3339Nano, p.StartsAt); err != nil {
-			return store.Alert{}, fmt.Errorf("startsAt: %q is not an RFC 3339 time", p.StartsAt)
+	if err := parseTimes(&a, p.StartsAt, p.EndsAt); err != nil {
+		return store.Alert{}, err
+	}
+	return a, nil
+}
+
+func checkAnnotations(ann map[string]string) error {
+	for k := range ann {
+		if !model.LabelName(k).IsValidLegacy() {
+			return fmt.Errorf("annotations: %q is not a valid annotation name", k)
 		}
 	}
-	if p.EndsAt != "" {
-		if a.EndsAt, err = time.Parse(time.RFC3339Nano, p.EndsAt); err != nil {
-			return store.Alert{}, fmt.Errorf("endsAt: %q is not an RFC 3339 time", p.EndsAt)
+	return nil
+}
+
+// parseTimes sets a's StartsAt and EndsAt from their RFC 3339 strings
+// ("" leaves one zero).
+func parseTimes(a *store.Alert, startsAt, endsAt string) error {
+	var err error
+	if startsAt != "" {
+		if a.StartsAt, err = time.Parse(time.RFC3339Nano, startsAt); err != nil {
+			return fmt.Errorf("startsAt: %q is not an RFC 3339 time", startsAt)
+		}
+	}
+	if endsAt != "" {
+		if a.EndsAt, err = time.Parse(time.RFC3339Nano, endsAt); err != nil {
+			return fmt.Errorf("endsAt: %q is not an RFC 3339 time", endsAt)
 		}
 	}
 	if !a.StartsAt.IsZero() && !a.EndsAt.IsZero() && a.EndsAt.Before(a.StartsAt) {
-		return store.Alert{}, fmt.Errorf("endsAt: %s is before startsAt %s", p.EndsAt, p.StartsAt)
+		return fmt.Errorf("endsAt: %s is before startsAt %s", endsAt, startsAt)
 	}
-	return a, nil
+	return nil
 }
 
 // readBody reads at most limit bytes of the request body, answering 413
 // when it is larger and 400 when it is not valid UTF-8 (JSON decoding would
 // silently turn bad bytes into U+FFFD and store that).
 func readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, bool) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
+	return readBodyInto(w, r, limit, new(bytes.Buffer))
+}
+
+// readBodyInto is readBody reading into buf (reset first), sized from
+// Content-Length when the request has one.
+func readBodyInto(w http.ResponseWriter, r *http.Request, limit int, buf *bytes.Buffer) ([]byte, bool) {
+	buf.Reset()
+	if n := r.ContentLength; n > 0 && n <= int64(limit) {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, int64(limit)+1))
+	body := buf.Bytes()
 	switch {
 	case err != nil:
 		apiError(w, http.StatusBadRequest, "reading body: "+err.Error())
@@ -252,21 +296,57 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, bool) 
 }
 
 func (a *API) postAlerts(w http.ResponseWriter, r *http.Request, _ string) {
-	body, ok := readBody(w, r, MaxBody)
+	buf, _ := a.bodies.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer a.putBody(buf)
+	body, ok := readBodyInto(w, r, MaxBody, buf)
 	if !ok {
 		return
 	}
-	alerts, err := DecodeAlerts(body)
+	alerts, keys, err := a.decodeKeyed(body)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if err := a.o.Engine.PostAlerts(r.Context(), alerts); err != nil {
+	if err := a.o.Engine.PostAlertsKeyed(r.Context(), alerts, keys); err != nil {
 		a.o.Logger.Error("alerts not stored", "alerts", len(alerts), "err", err)
 		apiError(w, http.StatusInternalServerError, "alerts not stored, send them again: "+err.Error())
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// putBody returns a body buffer to the pool unless it grew past what
+// alert batches need (a one-off huge body is not kept).
+func (a *API) putBody(buf *bytes.Buffer) {
+	if buf.Cap() <= 4<<20 {
+		a.bodies.Put(buf)
+	}
+}
+
+// decodeKeyed is DecodeAlerts for the engine: alerts it already holds
+// (known by their raw keys) are not decoded again. keys is nil when the
+// body took the general path.
+func (a *API) decodeKeyed(body []byte) ([]store.Alert, []alerter.RawKey, error) {
+	raws, ok := scanAlerts(body, nil)
+	if !ok {
+		alerts, err := decodeGeneral(body)
+		return alerts, nil, err
+	}
+	keys := make([]alerter.RawKey, len(raws))
+	for i := range raws {
+		keys[i] = a.keys.key(&raws[i])
+	}
+	known := make([]alerter.KnownAlert, len(raws))
+	a.o.Engine.LookupRaw(keys, known)
+	alerts, err := convertRaw(raws, known)
+	if err == errNotPlain {
+		alerts, err = decodeGeneral(body)
+		return alerts, nil, err
+	}
+	return alerts, keys, err
 }
 
 // Receiver is {"name": …}.

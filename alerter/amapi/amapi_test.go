@@ -223,3 +223,75 @@ func FuzzDecodeEvents(f *testing.F) {
 		}
 	})
 }
+
+// TestResentAlerts: an alert re-sent with the same bytes (as Prometheus
+// does every evaluation) is taken from the engine's memory rather than
+// decoded again; what the engine holds must be exactly what a fresh
+// decode gives, whatever changes between sends.
+func TestResentAlerts(t *testing.T) {
+	f := start(t, cfgFast)
+	now := time.Now().UTC().Truncate(time.Second)
+	send := func(labels, annotations string, ends time.Time) (int, string) {
+		ann := ""
+		if annotations != "" {
+			ann = `, "annotations": ` + annotations
+		}
+		return post(t, f.srv.URL+"/api/v2/alerts", fmt.Sprintf(`[{"labels": %s%s, "startsAt": %q, "endsAt": %q, "generatorURL": "http://prom/g"}]`,
+			labels, ann, now.Format(time.RFC3339), ends.Format(time.RFC3339)))
+	}
+	alert := func() GettableAlert {
+		t.Helper()
+		var as []GettableAlert
+		getJSON(t, f.srv.URL+"/api/v2/alerts", &as)
+		if len(as) != 1 {
+			t.Fatalf("want one alert, got %+v", as)
+		}
+		return as[0]
+	}
+	const labels = `{"alertname": "HostDown", "instance": "h1", "empty": ""}`
+	steps := []struct {
+		name, labels, annotations string
+		ends                      time.Duration
+		wantSummary               string
+	}{
+		{"first", labels, `{"summary": "one"}`, time.Hour, "one"},
+		{"same bytes, later end", labels, `{"summary": "one"}`, 2 * time.Hour, "one"},
+		{"annotations changed", labels, `{"summary": "two"}`, 3 * time.Hour, "two"},
+		{"annotations dropped", labels, ``, 4 * time.Hour, ""},
+		{"labels written in another order", `{"instance": "h1", "alertname": "HostDown"}`, `{"summary": "three"}`, 5 * time.Hour, "three"},
+		{"first spelling again", labels, `{"summary": "three"}`, 6 * time.Hour, "three"},
+	}
+	var fp string
+	for _, s := range steps {
+		if code, b := send(s.labels, s.annotations, now.Add(s.ends)); code != 200 {
+			t.Fatalf("%s: %d %s", s.name, code, b)
+		}
+		a := alert()
+		if fp == "" {
+			fp = a.Fingerprint
+		}
+		if a.Fingerprint != fp || len(a.Labels) != 2 || a.Labels["instance"] != "h1" {
+			t.Fatalf("%s: alert %+v, want fingerprint %s and labels alertname, instance", s.name, a, fp)
+		}
+		if a.Annotations["summary"] != s.wantSummary || (s.wantSummary == "" && len(a.Annotations) != 0) {
+			t.Fatalf("%s: annotations %v, want summary %q", s.name, a.Annotations, s.wantSummary)
+		}
+		if !a.EndsAt.Equal(now.Add(s.ends)) {
+			t.Fatalf("%s: endsAt %s, want %s", s.name, a.EndsAt, now.Add(s.ends))
+		}
+	}
+	// A known alert is still checked: a bad time or annotation name is
+	// refused with its field named, and nothing changes.
+	for _, c := range []struct{ body, field string }{
+		{fmt.Sprintf(`[{"labels": %s, "annotations": {"summary": "three"}, "endsAt": "tomorrow"}]`, labels), `alerts[0].endsAt: \"tomorrow\"`},
+		{fmt.Sprintf(`[{"labels": %s, "annotations": {"bad-name": "x"}}]`, labels), `alerts[0].annotations: \"bad-name\"`},
+	} {
+		code, b := post(t, f.srv.URL+"/api/v2/alerts", c.body)
+		if code != http.StatusBadRequest || !strings.Contains(b, c.field) {
+			t.Fatalf("%s: %d %s, want 400 naming %s", c.body, code, b, c.field)
+		}
+	}
+	if a := alert(); a.Annotations["summary"] != "three" || !a.EndsAt.Equal(now.Add(6*time.Hour)) {
+		t.Fatalf("a refused batch changed the alert: %+v", a)
+	}
+}

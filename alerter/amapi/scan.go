@@ -1,0 +1,277 @@
+package amapi
+
+import (
+	"bytes"
+	"errors"
+	"hash/maphash"
+	"io"
+	"sync"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/fleetwatch/fleetwatch/alerter"
+	"github.com/fleetwatch/fleetwatch/alerter/store"
+)
+
+// The fast path for POST /api/v2/alerts. Prometheus and vmalert write
+// every alert the same way: an array of objects with the five members of
+// Alertmanager's postableAlert, names in lower camel case, no nulls, no
+// duplicates, valid UTF-8. scanAlerts walks such a body with jsontext
+// (no reflection) and keeps each alert's labels and annotations objects
+// as raw bytes; their hashes (alerter.RawKey) let the engine recognise
+// the alerts it already holds, which are then neither decoded nor
+// fingerprinted again. Anything else (other spellings, nulls, unknown
+// members, invalid JSON) goes to DecodeAlerts' general path, which
+// decodes it as encoding/json would and names what is wrong.
+
+// rawAlert is one alert of a body as the fast path found it: labels and
+// annotations are the raw objects (slices of the body; annotations nil
+// when absent).
+type rawAlert struct {
+	labels, annotations            []byte
+	startsAt, endsAt, generatorURL string
+}
+
+// scanner is the per-call state of the fast path, pooled.
+type scanner struct {
+	dec jsontext.Decoder
+	obj bytes.Buffer // the object decodeStringMap reads
+	// names interns label and annotation names and short values: the
+	// same few hundred strings repeat in every alert of a fleet.
+	names map[string]string
+}
+
+// internMax bounds a scanner's intern table; it starts over when full.
+const internMax = 8192
+
+var scanners = sync.Pool{New: func() any { return &scanner{names: map[string]string{}} }}
+
+// scanAlerts appends body's alerts to out; ok is false when the body is
+// not in the plain form (see above).
+func scanAlerts(body []byte, out []rawAlert) (_ []rawAlert, ok bool) {
+	sc := scanners.Get().(*scanner)
+	defer scanners.Put(sc)
+	dec := &sc.dec
+	dec.Reset(bytes.NewBuffer(body))
+	defer dec.Reset(&sc.obj) // drop the reference to body
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '[' {
+		return out, false
+	}
+	for dec.PeekKind() == '{' {
+		if _, err := dec.ReadToken(); err != nil {
+			return out, false
+		}
+		var a rawAlert
+		var seen uint8
+		for dec.PeekKind() == '"' {
+			name, err := dec.ReadValue()
+			if err != nil {
+				return out, false
+			}
+			field := memberField(name)
+			if field == 0 || seen&field != 0 {
+				return out, false
+			}
+			seen |= field
+			switch field {
+			case fieldLabels, fieldAnnotations:
+				if dec.PeekKind() != '{' {
+					return out, false
+				}
+				start := dec.InputOffset()
+				if _, err := dec.ReadValue(); err != nil {
+					return out, false
+				}
+				raw := bytes.TrimLeft(body[start:dec.InputOffset()], " \t\r\n:")
+				if field == fieldLabels {
+					a.labels = raw
+				} else {
+					a.annotations = raw
+				}
+			default:
+				if dec.PeekKind() != '"' {
+					return out, false
+				}
+				tok, err := dec.ReadToken()
+				if err != nil {
+					return out, false
+				}
+				switch field {
+				case fieldStartsAt:
+					a.startsAt = tok.String()
+				case fieldEndsAt:
+					a.endsAt = tok.String()
+				case fieldGeneratorURL:
+					a.generatorURL = tok.String()
+				}
+			}
+		}
+		if seen&fieldLabels == 0 {
+			return out, false
+		}
+		if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '}' {
+			return out, false
+		}
+		out = append(out, a)
+	}
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != ']' {
+		return out, false
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return out, false // something after the array
+	}
+	return out, true
+}
+
+const (
+	fieldLabels uint8 = 1 << iota
+	fieldAnnotations
+	fieldStartsAt
+	fieldEndsAt
+	fieldGeneratorURL
+)
+
+// memberField is the field a member name (raw, with its quotes) stands
+// for, 0 for any other spelling.
+func memberField(name []byte) uint8 {
+	switch string(name) {
+	case `"labels"`:
+		return fieldLabels
+	case `"annotations"`:
+		return fieldAnnotations
+	case `"startsAt"`:
+		return fieldStartsAt
+	case `"endsAt"`:
+		return fieldEndsAt
+	case `"generatorURL"`:
+		return fieldGeneratorURL
+	}
+	return 0
+}
+
+// decodeStringMap decodes a raw JSON object of strings (a labels or
+// annotations object scanAlerts accepted). ok is false when a value is
+// not a string.
+func decodeStringMap(raw []byte) (_ map[string]string, ok bool) {
+	sc := scanners.Get().(*scanner)
+	defer scanners.Put(sc)
+	sc.obj.Reset()
+	sc.obj.Write(raw)
+	dec := &sc.dec
+	dec.Reset(&sc.obj)
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil, false
+	}
+	m := make(map[string]string, 8)
+	for dec.PeekKind() == '"' {
+		k, err := dec.ReadValue()
+		if err != nil {
+			return nil, false
+		}
+		name := sc.str(k) // a value lives until the next call
+		if dec.PeekKind() != '"' {
+			return nil, false
+		}
+		v, err := dec.ReadValue()
+		if err != nil {
+			return nil, false
+		}
+		m[name] = sc.str(v)
+	}
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '}' {
+		return nil, false
+	}
+	return m, true
+}
+
+// str is the string a raw JSON string stands for, interned when short.
+func (sc *scanner) str(raw jsontext.Value) string {
+	b := raw[1 : len(raw)-1]
+	if bytes.IndexByte(b, '\\') >= 0 {
+		u, err := jsontext.AppendUnquote(nil, raw)
+		if err != nil {
+			return string(b) // not reached: the decoder checked raw
+		}
+		b = u
+	}
+	if len(b) > 64 {
+		return string(b)
+	}
+	if s, ok := sc.names[string(b)]; ok {
+		return s
+	}
+	if len(sc.names) >= internMax {
+		clear(sc.names)
+	}
+	s := string(b)
+	sc.names[s] = s
+	return s
+}
+
+// keyer hashes raw objects into alerter.RawKeys with one seed.
+type keyer struct{ seed maphash.Seed }
+
+func newKeyer() keyer { return keyer{seed: maphash.MakeSeed()} }
+
+func (k keyer) key(a *rawAlert) alerter.RawKey {
+	rk := alerter.RawKey{Labels: maphash.Bytes(k.seed, a.labels), Annotations: maphash.Bytes(k.seed, a.annotations)}
+	if rk.Labels == 0 {
+		rk.Labels = 1 // 0 means no key
+	}
+	return rk
+}
+
+// errNotPlain sends a body the fast path cannot take to the general one.
+var errNotPlain = errors.New("not in the plain form")
+
+// convertRaw turns scanned alerts into store alerts, taking labels,
+// annotations and fingerprints from known where the engine found them
+// (known may be nil). Errors name the alert's index and field, as
+// DecodeAlerts' do; errNotPlain when an object holds something other
+// than strings.
+func convertRaw(raws []rawAlert, known []alerter.KnownAlert) ([]store.Alert, error) {
+	var ok bool
+	out := make([]store.Alert, 0, len(raws))
+	for i := range raws {
+		r := &raws[i]
+		var kn alerter.KnownAlert
+		if known != nil {
+			kn = known[i]
+		}
+		if kn.Labels == nil {
+			p := PostableAlert{StartsAt: r.startsAt, EndsAt: r.endsAt, GeneratorURL: r.generatorURL}
+			if p.Labels, ok = decodeStringMap(r.labels); !ok {
+				return nil, errNotPlain
+			}
+			if r.annotations != nil {
+				if p.Annotations, ok = decodeStringMap(r.annotations); !ok {
+					return nil, errNotPlain
+				}
+			}
+			a, err := convertAlert(&p)
+			if err != nil {
+				return nil, alertError(i, err)
+			}
+			out = append(out, a)
+			continue
+		}
+		// Labels the engine holds were valid when it took them.
+		a := store.Alert{Fingerprint: kn.Fingerprint, Labels: kn.Labels, Annotations: kn.Annotations, GeneratorURL: r.generatorURL}
+		if a.Annotations == nil {
+			a.Annotations = map[string]string{}
+			if r.annotations != nil {
+				if a.Annotations, ok = decodeStringMap(r.annotations); !ok {
+					return nil, errNotPlain
+				}
+			}
+			if err := checkAnnotations(a.Annotations); err != nil {
+				return nil, alertError(i, err)
+			}
+		}
+		if err := parseTimes(&a, r.startsAt, r.endsAt); err != nil {
+			return nil, alertError(i, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
