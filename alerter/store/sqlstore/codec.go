@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Times are stored as int64 nanoseconds since the Unix epoch (UTC on both
@@ -53,13 +54,14 @@ func labelsJSON(m map[string]string) (string, error) {
 	if m == nil {
 		return "null", nil
 	}
-	keys := make([]string, 0, len(m))
+	var stack [16]string // label sets are small: sort their names without allocating
+	keys := stack[:0]
 	size := 2
 	for k, v := range m {
 		keys = append(keys, k)
 		size += len(k) + len(v) + 6
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	b := make([]byte, 0, size)
 	b = append(b, '{')
 	for i, k := range keys {
@@ -71,7 +73,9 @@ func labelsJSON(m map[string]string) (string, error) {
 		b = appendJSONString(b, m[k])
 	}
 	b = append(b, '}')
-	return string(b), nil
+	// b is not used again: the string shares its bytes, as
+	// strings.Builder's does.
+	return unsafe.String(unsafe.SliceData(b), len(b)), nil
 }
 
 const hexDigits = "0123456789abcdef"

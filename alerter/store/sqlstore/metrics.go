@@ -16,6 +16,8 @@ type metrics struct {
 	conflicts      prometheus.Counter
 	claims         prometheus.Counter
 	finishes       *prometheus.CounterVec
+	checkpoints    prometheus.Histogram
+	walBehind      prometheus.Gauge
 }
 
 func (s *Store) initMetrics(reg prometheus.Registerer) error {
@@ -46,6 +48,19 @@ func (s *Store) initMetrics(reg prometheus.Registerer) error {
 			ConstLabels: engine,
 		}, []string{"outcome"}),
 	}
+	if s.dialect == dialectSQLite {
+		m.checkpoints = prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:        "fleetwatch_store_wal_checkpoint_duration_seconds",
+			Help:        "Time of one background copy of SQLite's write-ahead log into the database file (runs that copied pages).",
+			ConstLabels: engine,
+			Buckets:     []float64{.001, .0025, .005, .01, .025, .05, .1, .25, 1, 5},
+		})
+		m.walBehind = prometheus.NewGauge(prometheus.GaugeOpts{
+			Name:        "fleetwatch_store_wal_uncheckpointed_pages",
+			Help:        "Pages of SQLite's write-ahead log not yet copied into the database file after the last background checkpoint (readers holding old snapshots keep it above 0).",
+			ConstLabels: engine,
+		})
+	}
 	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name:        "fleetwatch_store_outbox_pending_notifications",
 		Help:        "Notifications waiting in the outbox (pending, due or not), counted at scrape time.",
@@ -59,7 +74,11 @@ func (s *Store) initMetrics(reg prometheus.Registerer) error {
 		}
 		return float64(n)
 	})
-	for _, c := range []prometheus.Collector{m.updateDuration, m.conflicts, m.claims, m.finishes, pending} {
+	cs := []prometheus.Collector{m.updateDuration, m.conflicts, m.claims, m.finishes, pending}
+	if m.checkpoints != nil {
+		cs = append(cs, m.checkpoints, m.walBehind)
+	}
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
@@ -98,4 +117,14 @@ func (m *metrics) finished(outcome string) {
 	if m != nil {
 		m.finishes.WithLabelValues(outcome).Inc()
 	}
+}
+
+// checkpointed records a checkpoint run that found new WAL pages; behind
+// is what it could not copy.
+func (m *metrics) checkpointed(start time.Time, behind int) {
+	if m == nil || m.checkpoints == nil {
+		return
+	}
+	m.checkpoints.Observe(time.Since(start).Seconds())
+	m.walBehind.Set(float64(behind))
 }

@@ -97,6 +97,8 @@ type Store struct {
 	queries *queryCache
 	// stmts are the writer's prepared statements (SQLite).
 	stmts stmtCache
+	// ckpt copies the WAL into the database file (SQLite).
+	ckpt *checkpointer
 }
 
 var _ store.Store = (*Store)(nil)
@@ -119,6 +121,8 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	q.Add("_pragma", "synchronous("+sync+")")
 	q.Add("_pragma", "foreign_keys(OFF)")
 	q.Add("_pragma", "temp_store(MEMORY)")
+	// Checkpoints run in the background (checkpointer), not in commits.
+	q.Add("_pragma", "wal_autocheckpoint(0)")
 	q.Add("_txlock", "immediate")
 	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + q.Encode()
 
@@ -160,6 +164,19 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
+	cq := url.Values{}
+	cq.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
+	cq.Add("_pragma", "synchronous("+sync+")")
+	c, err := sql.Open("sqlite", "file:"+(&url.URL{Path: abs}).EscapedPath()+"?"+cq.Encode())
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	c.SetMaxOpenConns(1)
+	c.SetMaxIdleConns(1)
+	c.SetConnMaxIdleTime(0)
+	c.SetConnMaxLifetime(0)
+	s.ckpt = startCheckpointer(c, s.log, s.metrics)
 	s.log.Info("alert store opened", "engine", "sqlite", "path", abs, "synchronous", sync)
 	return s, nil
 }
@@ -227,8 +244,12 @@ func redactDSNError(err error) error {
 
 // Close releases the database connections.
 func (s *Store) Close() error {
+	var err error
+	if s.ckpt != nil {
+		err = s.ckpt.close()
+	}
 	s.stmts.close()
-	err := s.w.Close()
+	err = errors.Join(err, s.w.Close())
 	if s.r != nil && s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}
