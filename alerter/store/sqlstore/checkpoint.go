@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -24,6 +25,8 @@ type checkpointer struct {
 	metrics *metrics
 	stop    chan struct{}
 	done    chan struct{}
+	closed  sync.Once
+	err     error
 }
 
 func startCheckpointer(db *sql.DB, log *slog.Logger, m *metrics) *checkpointer {
@@ -64,10 +67,14 @@ func (c *checkpointer) run() {
 	}
 }
 
-// close stops the checkpointer and closes its connection; SQLite
-// checkpoints what is left when the last connection closes.
+// close stops the checkpointer and closes its connection (once; later
+// calls return the first's result). SQLite checkpoints what is left when
+// the last connection closes.
 func (c *checkpointer) close() error {
-	close(c.stop)
-	<-c.done
-	return c.db.Close()
+	c.closed.Do(func() {
+		close(c.stop)
+		<-c.done
+		c.err = c.db.Close()
+	})
+	return c.err
 }

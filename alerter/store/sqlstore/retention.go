@@ -53,6 +53,14 @@ func (s *Store) Prune(ctx context.Context, r Retention) (Pruned, error) {
 		if st.at.IsZero() {
 			continue
 		}
+		if st.table == "alerts" && s.ids != nil {
+			n, err := s.pruneAlertsSQLite(ctx, st.cond, nanos(st.at))
+			*st.count += n
+			if err != nil {
+				return p, fmt.Errorf("prune %s: %w", st.name, err)
+			}
+			continue
+		}
 		q := s.queries.get(fmt.Sprintf("DELETE FROM %s WHERE %s IN (SELECT %s FROM %s WHERE %s LIMIT %d)",
 			st.table, st.key, st.key, st.table, st.cond, pruneBatch))
 		for {
@@ -71,4 +79,32 @@ func (s *Store) Prune(ctx context.Context, r Retention) (Pruned, error) {
 		}
 	}
 	return p, nil
+}
+
+// pruneAlertsSQLite is Prune's alerts step on SQLite: each batch's
+// fingerprints leave the id map while the writer connection is held, so
+// no writer can take a pruned row's id in between.
+func (s *Store) pruneAlertsSQLite(ctx context.Context, cond string, at int64) (int, error) {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	q := fmt.Sprintf("DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE %s LIMIT %d) RETURNING fingerprint", cond, pruneBatch)
+	total := 0
+	for {
+		fps, err := deleteReturning(ctx, conn, q, at)
+		if err != nil {
+			return total, err
+		}
+		var tx idTx
+		for _, fp := range fps {
+			tx.forget(fp)
+		}
+		s.ids.apply(&tx)
+		total += len(fps)
+		if len(fps) < pruneBatch {
+			return total, nil
+		}
+	}
 }

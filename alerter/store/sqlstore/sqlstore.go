@@ -99,6 +99,8 @@ type Store struct {
 	stmts stmtCache
 	// ckpt copies the WAL into the database file (SQLite).
 	ckpt *checkpointer
+	// ids maps alert fingerprints to row ids (SQLite; nil on PostgreSQL).
+	ids *alertIDs
 }
 
 var _ store.Store = (*Store)(nil)
@@ -143,6 +145,11 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	s.ids = &alertIDs{}
+	if err := s.ids.reload(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
@@ -274,6 +281,12 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) (err err
 		}
 	}()
 	tx := &txn{s: s, tx: preparedTx{s: s, tx: sqlTx, unprepared: &unprepared}}
+	if s.ids != nil && s.ids.isStale() {
+		if err := s.ids.reload(ctx, sqlTx); err != nil {
+			_ = sqlTx.Rollback()
+			return err
+		}
+	}
 	done := false
 	defer func() {
 		if !done {
@@ -289,7 +302,15 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) (err err
 		return err
 	}
 	done = true
+	if s.ids != nil {
+		// Still holding the writer connection: no other writer can look
+		// an id up between this and the commit.
+		s.ids.apply(&tx.ids)
+	}
 	if err := sqlTx.Commit(); err != nil {
+		if s.ids != nil {
+			s.ids.markStale() // the ids just applied may not be in the table
+		}
 		return fmt.Errorf("commit: %w", s.mapErr(err))
 	}
 	return nil

@@ -16,6 +16,8 @@ import (
 type txn struct {
 	s  *Store
 	tx preparedTx
+	// ids are the transaction's changes to the alert id map (SQLite).
+	ids idTx
 }
 
 var _ store.Tx = (*txn)(nil)
@@ -54,9 +56,29 @@ ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, annotations = 
 	starts_at = excluded.starts_at, ends_at = excluded.ends_at, generator_url = excluded.generator_url,
 	updated_at = excluded.updated_at, incident_id = excluded.incident_id, suppressed = excluded.suppressed`
 
+// sqlitePutAlertSQL and sqliteObserveAlertSQL are putAlertSQL and
+// observeAlertSQL for SQLite's alerts table, keyed by id (alertIDs).
+const (
+	sqlitePutAlertSQL = `INSERT INTO alerts (id, ` + alertCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET labels = excluded.labels, annotations = excluded.annotations,
+	starts_at = excluded.starts_at, ends_at = excluded.ends_at, generator_url = excluded.generator_url,
+	updated_at = excluded.updated_at, incident_id = excluded.incident_id, suppressed = excluded.suppressed`
+	sqliteInsertAlertSQL  = `INSERT INTO alerts (id, ` + alertCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqliteObserveAlertSQL = `INSERT INTO alerts (id, ` + alertCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET labels = excluded.labels, annotations = excluded.annotations,
+	starts_at = CASE WHEN (alerts.ends_at = 0 OR alerts.ends_at > excluded.starts_at) AND alerts.starts_at < excluded.starts_at
+		THEN alerts.starts_at ELSE excluded.starts_at END,
+	ends_at = excluded.ends_at, generator_url = excluded.generator_url, updated_at = excluded.updated_at,
+	incident_id = CASE WHEN alerts.ends_at = 0 OR alerts.ends_at > excluded.starts_at THEN alerts.incident_id ELSE '' END,
+	suppressed = CASE WHEN alerts.ends_at = 0 OR alerts.ends_at > excluded.starts_at THEN alerts.suppressed ELSE '' END`
+)
+
 func (t *txn) PutAlert(ctx context.Context, a store.Alert) error {
 	if a.Fingerprint == "" {
 		return errors.New("put alert: fingerprint is empty")
+	}
+	if t.s.ids != nil {
+		return t.putAlerts(ctx, []store.Alert{a}, false)
 	}
 	labels, err := labelsJSON(a.Labels)
 	if err != nil {
@@ -94,15 +116,16 @@ var _ store.AlertObserver = (*txn)(nil)
 
 // ObserveAlerts stores as for a standby instance; see store.AlertObserver.
 func (t *txn) ObserveAlerts(ctx context.Context, as []store.Alert) error {
-	return t.putAlerts(ctx, as, observeAlertSQL)
+	return t.putAlerts(ctx, as, true)
 }
 
 // PutAlerts stores as with multi-row INSERTs; see store.AlertBatchPutter.
 func (t *txn) PutAlerts(ctx context.Context, as []store.Alert) error {
-	return t.putAlerts(ctx, as, putAlertSQL)
+	return t.putAlerts(ctx, as, false)
 }
 
-func (t *txn) putAlerts(ctx context.Context, as []store.Alert, single string) error {
+// putAlerts writes as with the put statements, or the observe ones.
+func (t *txn) putAlerts(ctx context.Context, as []store.Alert, observe bool) error {
 	// One statement may not touch a row twice (PostgreSQL): keep the last.
 	last := make(map[string]int, len(as))
 	for i, a := range as {
@@ -111,54 +134,105 @@ func (t *txn) putAlerts(ctx context.Context, as []store.Alert, single string) er
 		}
 		last[a.Fingerprint] = i
 	}
-	args := make([]any, 0, 9*alertBatch)
-	rows := 0
-	flush := func() error {
-		if rows == 0 {
-			return nil
-		}
-		q := t.s.batchPutAlertSQL(single, rows)
-		if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("put %d alerts: %w", rows, t.s.mapErr(err))
-		}
-		args, rows = args[:0], 0
-		return nil
+	single, cols := putAlertSQL, 9
+	if observe {
+		single = observeAlertSQL
 	}
+	if t.s.ids != nil {
+		single, cols = sqlitePutAlertSQL, 10 // the id first
+		if observe {
+			single = sqliteObserveAlertSQL
+		}
+	}
+	n := min(len(as), alertBatch)
+	upserts := alertRows{t: t, single: single, cols: cols, args: make([]any, 0, cols*n)}
+	// New alerts on SQLite need no conflict clause: a plain INSERT at
+	// the end of the table.
+	inserts := alertRows{t: t, single: sqliteInsertAlertSQL, cols: cols}
 	for i, a := range as {
 		if last[a.Fingerprint] != i {
 			continue
 		}
 		labels, _ := labelsJSON(a.Labels)
 		annotations, _ := labelsJSON(a.Annotations)
-		args = append(args, a.Fingerprint, labels, annotations, nanos(a.StartsAt), nanos(a.EndsAt),
-			a.GeneratorURL, nanos(a.UpdatedAt), a.IncidentID, a.Suppressed)
-		rows++
-		if rows == alertBatch {
-			if err := flush(); err != nil {
-				return err
+		rows := &upserts
+		if t.s.ids != nil {
+			id, isNew := t.s.ids.id(&t.ids, a.Fingerprint)
+			if isNew {
+				rows = &inserts
 			}
+			rows.args = append(rows.args, id)
+		}
+		rows.args = append(rows.args, a.Fingerprint, labels, annotations, nanos(a.StartsAt), nanos(a.EndsAt),
+			a.GeneratorURL, nanos(a.UpdatedAt), a.IncidentID, a.Suppressed)
+		if err := rows.added(ctx); err != nil {
+			return err
 		}
 	}
-	return flush()
+	if err := inserts.flush(ctx); err != nil {
+		return err
+	}
+	return upserts.flush(ctx)
 }
 
-// batchPutAlertSQL is single (putAlertSQL or observeAlertSQL) for n rows,
-// in the dialect.
-func (s *Store) batchPutAlertSQL(single string, n int) string {
-	head, tail, _ := strings.Cut(single, "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+// alertRows accumulates the rows of one multi-row statement.
+type alertRows struct {
+	t      *txn
+	single string
+	cols   int
+	args   []any
+	rows   int
+}
+
+// added counts the row just appended to args.
+func (r *alertRows) added(ctx context.Context) error {
+	r.rows++
+	if r.rows == alertBatch {
+		return r.flush(ctx)
+	}
+	return nil
+}
+
+func (r *alertRows) flush(ctx context.Context) error {
+	if r.rows == 0 {
+		return nil
+	}
+	q := r.t.s.batchPutAlertSQL(r.single, r.cols, r.rows)
+	if _, err := r.t.tx.ExecContext(ctx, q, r.args...); err != nil {
+		return fmt.Errorf("put %d alerts: %w", r.rows, r.t.s.mapErr(err))
+	}
+	r.args, r.rows = r.args[:0], 0
+	return nil
+}
+
+// batchPutAlertSQL is single (one of the put or observe statements, with
+// cols values per row) for n rows, in the dialect.
+func (s *Store) batchPutAlertSQL(single string, cols, n int) string {
+	tuple := "(" + placeholders(cols) + ")"
+	head, tail, _ := strings.Cut(single, tuple)
 	var b strings.Builder
 	b.WriteString(head)
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		b.WriteString(tuple)
 	}
 	b.WriteString(tail)
 	return s.queries.get(b.String())
 }
 
 func (t *txn) DeleteAlerts(ctx context.Context, endedBefore time.Time) (int, error) {
+	if t.s.ids != nil {
+		fps, err := deleteReturning(ctx, t.tx, "DELETE FROM alerts WHERE ends_at <> 0 AND ends_at < ? RETURNING fingerprint", nanos(endedBefore))
+		if err != nil {
+			return 0, fmt.Errorf("delete alerts: %w", err)
+		}
+		for _, fp := range fps {
+			t.ids.forget(fp)
+		}
+		return len(fps), nil
+	}
 	res, err := t.tx.ExecContext(ctx, t.q("DELETE FROM alerts WHERE ends_at <> 0 AND ends_at < ?"), nanos(endedBefore))
 	if err != nil {
 		return 0, fmt.Errorf("delete alerts: %w", t.s.mapErr(err))
