@@ -2,6 +2,8 @@ package alerter
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -209,6 +211,22 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, err
 	}
 	return ParseConfig(path, data)
+}
+
+// digest identifies the configuration's text (its YAML as parsed); ""
+// for a nil config.
+func (c *Config) digest() string {
+	if c == nil {
+		return ""
+	}
+	var text []byte
+	if c.root != nil {
+		text, _ = yaml.Marshal(c.root)
+	} else {
+		text, _ = yaml.Marshal(c)
+	}
+	sum := sha256.Sum256(text)
+	return hex.EncodeToString(sum[:])
 }
 
 // ParseConfig decodes data read from file strictly (unknown keys are

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -206,16 +208,95 @@ func (e *Engine) ApplyConfig(cfg *Config, notifiers map[string]notify.Notifier) 
 		return err
 	}
 	e.mu.Lock()
+	changed := e.cfg.digest() != cfg.digest()
+	// The active instance tells the receivers; a standby's reload is the
+	// same change.
+	tell := changed && !e.standby
 	e.setConfig(cfg, notifiers)
+	var changeTakers []string
+	for _, r := range cfg.Receivers {
+		if nf := e.notifier[r.Name]; nf != nil && notify.Sends(nf, notify.ActionChange) {
+			changeTakers = append(changeTakers, r.Name)
+		}
+	}
 	e.mu.Unlock()
 	e.kick(e.wakeTimers)
-	return e.st.Update(context.Background(), func(tx store.Tx) error {
-		_, err := tx.AddEvent(context.Background(), store.TimelineEvent{
-			Time: e.now(), Kind: store.EventConfigReload, Actor: "fleetwatch",
-			Summary: fmt.Sprintf("alerter configuration applied: %d receivers, %d inhibit rules", len(cfg.Receivers), len(cfg.InhibitRules)),
-		})
-		return err
+	now := e.now()
+	summary := fmt.Sprintf("alerter configuration applied: %d receivers, %d inhibit rules", len(cfg.Receivers), len(cfg.InhibitRules))
+	if !changed {
+		summary += " (unchanged)"
+	}
+	err := e.st.Update(context.Background(), func(tx store.Tx) error {
+		ctx := context.Background()
+		if _, err := tx.AddEvent(ctx, store.TimelineEvent{Time: now, Kind: store.EventConfigReload, Actor: "fleetwatch", Summary: summary}); err != nil {
+			return err
+		}
+		if !tell {
+			return nil
+		}
+		// A change event for every receiver that sends them (PagerDuty
+		// shows it on the service's change timeline), in the outbox with
+		// the timeline event.
+		for _, name := range changeTakers {
+			if _, err := tx.Enqueue(ctx, e.changeNotification(name, summary, "fleetwatch", now, map[string]string{
+				"change": "config_reload", "config_digest": cfg.digest()[:12],
+			})); err != nil {
+				return fmt.Errorf("change event for %s: %w", name, err)
+			}
+		}
+		return nil
 	})
+	if err == nil && tell {
+		e.kick(e.wakeOutbox)
+	}
+	return err
+}
+
+// changeNotification is an outbox entry telling receiver of a change (a
+// config reload, a remediation run): not tied to an incident.
+func (e *Engine) changeNotification(receiver, summary, source string, now time.Time, details map[string]string) store.Notification {
+	return ChangeNotification(receiver, notify.Message{
+		Action: notify.ActionChange, Summary: summary, Source: source,
+		Receiver: receiver, ExternalURL: e.o.ExternalURL, Timestamp: now, Details: details,
+	})
+}
+
+// QueueChange queues m, a change event about incident m.IncidentID (a
+// remediation run that started or finished), for the incident's receiver
+// in tx, when that receiver sends change events. It implements
+// remediate.ChangeQueuer.
+func (e *Engine) QueueChange(ctx context.Context, tx store.Tx, m notify.Message) error {
+	inc, err := tx.GetIncident(ctx, m.IncidentID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	e.mu.Lock()
+	nf := e.notifier[inc.Receiver]
+	e.mu.Unlock()
+	if nf == nil || !notify.Sends(nf, notify.ActionChange) {
+		return nil
+	}
+	m.ExternalURL = e.o.ExternalURL
+	if e.o.ExternalURL != "" {
+		m.Links = append(m.Links, notify.Link{Href: strings.TrimRight(e.o.ExternalURL, "/") + "/incidents/" + inc.ID, Text: "fleetwatch incident"})
+	}
+	_, err = tx.Enqueue(ctx, ChangeNotification(inc.Receiver, m))
+	return err
+}
+
+// ChangeNotification is the outbox entry that sends m, a change event
+// (m.Action is notify.ActionChange), to receiver. With m.IncidentID set it
+// is sent after the incident's earlier notifications to that receiver.
+func ChangeNotification(receiver string, m notify.Message) store.Notification {
+	m.Action, m.Receiver = notify.ActionChange, receiver
+	payload, _ := json.Marshal(m) // a Message always encodes
+	return store.Notification{
+		IncidentID: m.IncidentID, Receiver: receiver, Action: notify.ActionChange, Payload: payload,
+		CreatedAt: m.Timestamp, NextAttempt: m.Timestamp, State: store.NotificationPending,
+	}
 }
 
 // Config returns the configuration in use.

@@ -98,6 +98,9 @@ func openAlerting(ctx context.Context, cfg *config.Config, inv func() *inventory
 	if err != nil {
 		return nil, err
 	}
+	// Runs that start and finish are change events for the incident's
+	// receiver.
+	a.remediate.SetChanges(a.engine)
 	ok = true
 	return a, nil
 }

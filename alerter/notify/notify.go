@@ -109,6 +109,22 @@ type Notifier interface {
 	Notify(ctx context.Context, m Message) (retry bool, err error)
 }
 
+// ActionFilter is implemented by a notifier that sends messages of some
+// actions only (a webhook has no change events): the engine queues a
+// change event only for receivers that send it. A notifier without it is
+// taken to send everything.
+type ActionFilter interface {
+	Sends(action string) bool
+}
+
+// Sends reports whether n sends messages of action (see ActionFilter).
+func Sends(n Notifier, action string) bool {
+	if f, ok := n.(ActionFilter); ok {
+		return f.Sends(action)
+	}
+	return true
+}
+
 // NotifierFunc adapts a function to Notifier.
 type NotifierFunc func(ctx context.Context, m Message) (bool, error)
 

@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fleetwatch/fleetwatch/alerter/notify"
 	"github.com/fleetwatch/fleetwatch/alerter/store"
 )
 
@@ -81,7 +83,20 @@ type Options struct {
 	// InterruptGrace is how long after its timeout a run left "running"
 	// by a stopped instance is declared interrupted (default 1m).
 	InterruptGrace time.Duration
+	// Changes queues a change event when a run starts and when it
+	// finishes (the alerter engine; SetChanges sets it later). nil: none.
+	Changes ChangeQueuer
 }
+
+// ChangeQueuer queues change events in the transaction that records
+// them: a remediation run that starts or finishes is a change to the
+// incident's service (PagerDuty shows it on the service's timeline).
+// *alerter.Engine implements it.
+type ChangeQueuer interface {
+	QueueChange(ctx context.Context, tx store.Tx, m notify.Message) error
+}
+
+type changesBox struct{ c ChangeQueuer }
 
 // Engine decides, runs and verifies remediations. Its methods are safe for
 // concurrent use.
@@ -89,6 +104,7 @@ type Engine struct {
 	store    store.Store
 	cfg      atomic.Pointer[Config]
 	fleet    atomic.Pointer[fleetBox]
+	changes  atomic.Pointer[changesBox]
 	redfish  RedfishActuator
 	life     LifecycleSetter
 	client   *http.Client
@@ -131,6 +147,9 @@ func New(o Options) (*Engine, error) {
 	if e.client == nil {
 		e.client = &http.Client{}
 	}
+	if o.Changes != nil {
+		e.SetChanges(o.Changes)
+	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -161,6 +180,9 @@ type fleetBox struct{ f Fleet }
 // SetFleet replaces the fleet (on an inventory reload); nil means no
 // inventory.
 func (e *Engine) SetFleet(f Fleet) { e.fleet.Store(&fleetBox{f: f}) }
+
+// SetChanges sets where change events go (see Options.Changes).
+func (e *Engine) SetChanges(c ChangeQueuer) { e.changes.Store(&changesBox{c: c}) }
 
 func (e *Engine) loadFleet() Fleet { return e.fleet.Load().f }
 
@@ -424,8 +446,35 @@ func (e *Engine) record(ctx context.Context, tx store.Tx, run store.RemediationR
 	if _, err := tx.AddEvent(ctx, ev); err != nil {
 		return fmt.Errorf("adding timeline event: %w", err)
 	}
+	if err := e.queueChange(ctx, tx, run, kind, kindOfAction, ev); err != nil {
+		return fmt.Errorf("queueing change event: %w", err)
+	}
 	e.metrics.runs.WithLabelValues(run.Action, run.Status).Inc()
 	return nil
+}
+
+// queueChange queues the change event of a run that started, or that
+// finished after it started; dry runs and runs that never ran change
+// nothing.
+func (e *Engine) queueChange(ctx context.Context, tx store.Tx, run store.RemediationRun, kind, action string, ev store.TimelineEvent) error {
+	box := e.changes.Load()
+	if box == nil || box.c == nil || run.DryRun || run.StartedAt.IsZero() {
+		return nil
+	}
+	if kind != store.EventRemediationStarted && kind != store.EventRemediationFinished {
+		return nil
+	}
+	source := run.Target
+	if source == "" {
+		source = Actor
+	}
+	return box.c.QueueChange(ctx, tx, notify.Message{
+		IncidentID: run.IncidentID, Summary: ev.Summary, Source: source, Timestamp: ev.Time,
+		Details: map[string]string{
+			"change": kind, "remediation": run.Action, "action": action, "status": run.Status,
+			"run": strconv.FormatInt(run.ID, 10), "target": run.Target, "actor": ev.Actor,
+		},
+	})
 }
 
 // guardOf returns the guard (or outcome) a reason starts with: the text

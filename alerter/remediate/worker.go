@@ -160,7 +160,7 @@ func (e *Engine) claim(ctx context.Context, cand store.RemediationRun) (job, boo
 		if err != nil {
 			return fmt.Errorf("incident %q: alerts: %w", inc.ID, err)
 		}
-		run.Status = StatusRunning
+		run.Status, run.StartedAt = StatusRunning, now
 		timeout := r.timeout()
 		err = e.record(ctx, tx, run, store.EventRemediationStarted, run.Actor, func(d *runEventData) {
 			d.StartedAt = now.UTC().Format(time.RFC3339Nano)

@@ -85,7 +85,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Notifier,
 
 // Notify sends m. See the package doc for what is retried.
 func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, err error) {
-	if !n.sends(m.Action) {
+	if !n.Sends(m.Action) {
 		n.metrics.Observe(m.Receiver, Integration, notify.ResultSkipped, 0)
 		return false, nil
 	}
@@ -99,7 +99,8 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (retry bool, er
 	return false, nil
 }
 
-func (n *Notifier) sends(action string) bool {
+// Sends reports whether the notifier sends messages of action (notify.ActionFilter).
+func (n *Notifier) Sends(action string) bool {
 	switch action {
 	case notify.ActionResolve:
 		return n.cfg.SendResolved

@@ -148,6 +148,17 @@ func NewFanout(name string, parts []Part) *Fanout {
 	return &Fanout{name: name, parts: parts, done: map[string][]bool{}}
 }
 
+// Sends reports whether any part sends messages of action
+// (notify.ActionFilter).
+func (f *Fanout) Sends(action string) bool {
+	for _, p := range f.parts {
+		if notify.Sends(p.Notifier, action) {
+			return true
+		}
+	}
+	return false
+}
+
 // Notify sends m, with Receiver set to the fan-out's name, to every part
 // not yet finished for this message, concurrently. It returns retry=true
 // when at least one part failed and may succeed later, and the parts'

@@ -91,7 +91,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Notifier,
 // Notify posts m. Change events are not posted; resolves and
 // acknowledgements unless turned off.
 func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
-	if !n.sends(m.Action) {
+	if !n.Sends(m.Action) {
 		n.metrics.Observe(m.Receiver, Integration, notify.ResultSkipped, 0)
 		return false, nil
 	}
@@ -118,7 +118,8 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	return false, nil
 }
 
-func (n *Notifier) sends(action string) bool {
+// Sends reports whether the notifier sends messages of action (notify.ActionFilter).
+func (n *Notifier) Sends(action string) bool {
 	switch action {
 	case notify.ActionTrigger:
 		return true

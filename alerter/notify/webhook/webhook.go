@@ -96,7 +96,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Notifier,
 // Notify posts m; acknowledgements and change events are skipped, and
 // resolves unless send_resolved.
 func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
-	if !n.sends(m.Action) {
+	if !n.Sends(m.Action) {
 		n.metrics.Observe(m.Receiver, Integration, notify.ResultSkipped, 0)
 		return false, nil
 	}
@@ -117,7 +117,8 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	return false, nil
 }
 
-func (n *Notifier) sends(action string) bool {
+// Sends reports whether the notifier sends messages of action (notify.ActionFilter).
+func (n *Notifier) Sends(action string) bool {
 	switch action {
 	case notify.ActionTrigger:
 		return true
