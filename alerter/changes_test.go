@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fleetwatch/fleetwatch/alerter/notify"
+	"github.com/fleetwatch/fleetwatch/alerter/remediate"
 	"github.com/fleetwatch/fleetwatch/alerter/store"
 )
 
@@ -119,4 +120,67 @@ func TestQueueChange(t *testing.T) {
 		return
 	}
 	t.Fatal("no incident for the chat receiver")
+}
+
+// TestRunVerifiedByResolveQueuesChange: a run being verified when its
+// incident resolves finishes inside the engine's own transaction (the
+// sweep's, under the engine's lock); its change event is queued there
+// without the engine waiting on itself.
+func TestRunVerifiedByResolveQueuesChange(t *testing.T) {
+	var rem *remediate.Engine
+	h := newHarness(t, changeConfig, nil, func(o *Options) {
+		cfg, err := remediate.Parse("remediations.yml", []byte(`
+remediations:
+  - name: reboot
+    match: ['alertname="NeverMatches"']
+    action: {redfish: {reset_type: ForceRestart}}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rem, err = remediate.New(remediate.Options{Store: o.Store, Config: cfg, Now: o.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Remediator = rem
+	})
+	rem.SetChanges(h.e)
+	alert := ls("alertname", "HostDown", "instance", "h1")
+	h.post(alert)
+	h.step(time.Second)
+	incs := h.incidents(store.Triggered)
+	if len(incs) != 1 {
+		t.Fatalf("%d incidents", len(incs))
+	}
+	ctx := context.Background()
+	now := h.clock.Now()
+	err := h.st.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.AddRemediationRun(ctx, store.RemediationRun{IncidentID: incs[0].ID, Action: "reboot", Target: "h1",
+			Status: remediate.StatusVerifying, Actor: "fleetwatch", CreatedAt: now, StartedAt: now, FinishedAt: now})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// The alert's end passes without a resolve: the sweep, which
+		// holds the engine's lock, resolves the incident.
+		h.step(2 * time.Hour)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("resolving the incident did not return: the engine waits on itself")
+	}
+	var got []notify.Message
+	for _, m := range changes(h.rec["pd"]) {
+		if m.IncidentID == incs[0].ID {
+			got = append(got, m)
+		}
+	}
+	if len(got) != 1 || got[0].Details["status"] != remediate.StatusSucceeded {
+		t.Fatalf("change events for the incident: %+v, want the run's success", got)
+	}
 }

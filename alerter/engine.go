@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/alertmanager/timeinterval"
@@ -81,13 +82,13 @@ type Engine struct {
 	metrics *metrics
 	ha      *haState // nil: the only instance
 
-	mu       sync.Mutex
-	standby  bool // another instance is active (HA): store alerts, nothing else
-	cfg      *Config
-	routes   *routeNode
-	iv       *timeinterval.Intervener
-	maint    map[inventory.Lifecycle]bool
-	notifier map[string]notify.Notifier
+	mu        sync.Mutex
+	standby   bool // another instance is active (HA): store alerts, nothing else
+	cfg       *Config
+	routes    *routeNode
+	iv        *timeinterval.Intervener
+	maint     map[inventory.Lifecycle]bool
+	notifiers atomic.Pointer[map[string]notify.Notifier] // by receiver; read without mu
 
 	alerts   map[string]*alertEntry // by fingerprint: firing, or resolved and not yet told
 	byRaw    map[uint64]*alertEntry // by RawKey.Labels, for LookupRaw
@@ -168,7 +169,7 @@ func (e *Engine) setConfig(cfg *Config, notifiers map[string]notify.Notifier) {
 	e.iv = intervener(cfg)
 	e.maint = cfg.maintenanceStates()
 	if notifiers != nil {
-		e.notifier = notifiers
+		e.notifiers.Store(&notifiers)
 	}
 	e.inhibit = make([]*inhibitState, len(cfg.InhibitRules))
 	for i := range cfg.InhibitRules {
@@ -215,7 +216,7 @@ func (e *Engine) ApplyConfig(cfg *Config, notifiers map[string]notify.Notifier) 
 	e.setConfig(cfg, notifiers)
 	var changeTakers []string
 	for _, r := range cfg.Receivers {
-		if nf := e.notifier[r.Name]; nf != nil && notify.Sends(nf, notify.ActionChange) {
+		if nf := e.notifier(r.Name); nf != nil && notify.Sends(nf, notify.ActionChange) {
 			changeTakers = append(changeTakers, r.Name)
 		}
 	}
@@ -273,9 +274,9 @@ func (e *Engine) QueueChange(ctx context.Context, tx store.Tx, m notify.Message)
 		}
 		return err
 	}
-	e.mu.Lock()
-	nf := e.notifier[inc.Receiver]
-	e.mu.Unlock()
+	// No e.mu here: the engine may hold it while this transaction runs
+	// (a run verified by the incident's resolve).
+	nf := e.notifier(inc.Receiver)
 	if nf == nil || !notify.Sends(nf, notify.ActionChange) {
 		return nil
 	}
@@ -285,6 +286,14 @@ func (e *Engine) QueueChange(ctx context.Context, tx store.Tx, m notify.Message)
 	}
 	_, err = tx.Enqueue(ctx, ChangeNotification(inc.Receiver, m))
 	return err
+}
+
+// notifier returns receiver's notifier, nil if none. It takes no lock.
+func (e *Engine) notifier(receiver string) notify.Notifier {
+	if m := e.notifiers.Load(); m != nil {
+		return (*m)[receiver]
+	}
+	return nil
 }
 
 // ChangeNotification is the outbox entry that sends m, a change event

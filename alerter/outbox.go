@@ -132,7 +132,7 @@ func (e *Engine) deliverDue(ctx context.Context, sem chan struct{}, wg *sync.Wai
 func (e *Engine) deliver(ctx context.Context, n store.Notification) {
 	e.mu.Lock()
 	cfg := e.cfg.Outbox
-	nf := e.notifier[n.Receiver]
+	nf := e.notifier(n.Receiver)
 	lim := e.limiters.get(n.Receiver)
 	e.mu.Unlock()
 	var m notify.Message
