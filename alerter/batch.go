@@ -432,6 +432,9 @@ func (e *Engine) load(ctx context.Context) error {
 		if g != nil {
 			e.join(g, ent, now)
 			if !a.Resolved(now) {
+				if g.sentFiring == nil {
+					g.sentFiring = map[string]bool{}
+				}
 				g.sentFiring[a.Fingerprint] = true
 			}
 		}

@@ -31,7 +31,8 @@ type group struct {
 	flushed   bool
 	lastFlush time.Time
 
-	// What the receiver was last told (Alertmanager's notification log).
+	// What the receiver was last told (Alertmanager's notification log);
+	// nil before the first notification.
 	sentFiring       map[string]bool
 	sentResolved     map[string]bool
 	lastNotified     time.Time
@@ -53,7 +54,7 @@ func (e *Engine) groupFor(key string, r *routeNode, gl map[string]string, now ti
 	}
 	g := &group{
 		key: key, route: r, labels: gl, alerts: map[string]*alertEntry{}, created: now,
-		sentFiring: map[string]bool{}, sentResolved: map[string]bool{},
+		// sentFiring and sentResolved stay nil until the first notification.
 	}
 	if g.labels == nil {
 		g.labels = map[string]string{}

@@ -81,15 +81,15 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "fleetwatch_alerter_alerts",
 			Help: "Alerts held in memory (firing, or resolved and kept to absorb re-sends).",
-		}, func() float64 { return float64(e.Stats().Alerts) }),
+		}, func() float64 { return float64(e.size(func() int { return len(e.alerts) })) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "fleetwatch_alerter_groups",
 			Help: "Aggregation groups (route + group_by values, or topology clusters).",
-		}, func() float64 { return float64(e.Stats().Groups) }),
+		}, func() float64 { return float64(e.size(func() int { return len(e.groups) })) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "fleetwatch_alerter_incidents_open",
 			Help: "Incidents triggered or acknowledged.",
-		}, func() float64 { return float64(e.Stats().OpenIncidents) }),
+		}, func() float64 { return float64(e.size(e.openIncidentsLocked)) }),
 	}
 	for _, c := range append([]prometheus.Collector{m.received, m.events, m.alertWrites, m.commitSeconds, m.commitFailures,
 		m.incidentsOpened, m.notifications, m.sendSeconds, m.latency, m.haActive, m.haTakeovers, m.haLost}, gauges...) {

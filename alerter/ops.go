@@ -89,8 +89,7 @@ func (e *Engine) Resolve(ctx context.Context, id, actor, reason string) (store.I
 	e.enqueueAction(b, g, notify.ActionResolve, now)
 	snap := *inc
 	g.inc = nil
-	g.sentFiring = map[string]bool{}
-	g.sentResolved = map[string]bool{}
+	g.sentFiring, g.sentResolved = nil, nil
 	g.lastNotified = now
 	for _, a := range g.alerts {
 		if a.a.IncidentID == id {
@@ -399,12 +398,27 @@ func (e *Engine) Stats() Stats {
 			s.Firing++
 		}
 	}
+	s.OpenIncidents = e.openIncidentsLocked()
+	return s
+}
+
+// size returns what count says under e.mu: the gauges of /metrics read
+// the engine's size this way, never walking the alerts (a scrape must not
+// hold up intake for the time it takes to look at 100,000 alerts).
+func (e *Engine) size(count func() int) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return count()
+}
+
+func (e *Engine) openIncidentsLocked() int {
+	n := 0
 	for _, g := range e.groups {
 		if g.inc != nil {
-			s.OpenIncidents++
+			n++
 		}
 	}
-	return s
+	return n
 }
 
 // Store returns the engine's store (read side for the APIs).

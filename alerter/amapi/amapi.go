@@ -50,10 +50,11 @@ var (
 
 // API serves the Alertmanager API v2 and the event intake.
 type API struct {
-	o       Options
-	started time.Time
-	keys    keyer
-	bodies  sync.Pool // *bytes.Buffer for request bodies
+	o        Options
+	started  time.Time
+	keys     keyer
+	bodies   sync.Pool // *bytes.Buffer for request bodies
+	scanners scanners
 }
 
 // New builds the API.
@@ -129,8 +130,9 @@ type PostableAlert struct {
 // index and field (`alerts[3].labels.instance: …`); nothing is returned
 // unless every alert is valid.
 func DecodeAlerts(body []byte) ([]store.Alert, error) {
-	if raws, ok := scanAlerts(body, nil); ok {
-		if out, err := convertRaw(raws, nil); err != errNotPlain {
+	sc := newScanner()
+	if raws, ok := sc.scanAlerts(body, nil); ok {
+		if out, err := sc.convertRaw(raws, nil); err != errNotPlain {
 			return out, err
 		}
 	}
@@ -330,7 +332,9 @@ func (a *API) putBody(buf *bytes.Buffer) {
 // (known by their raw keys) are not decoded again. keys is nil when the
 // body took the general path.
 func (a *API) decodeKeyed(body []byte) ([]store.Alert, []alerter.RawKey, error) {
-	raws, ok := scanAlerts(body, nil)
+	sc := a.scanners.get()
+	defer a.scanners.put(sc)
+	raws, ok := sc.scanAlerts(body, nil)
 	if !ok {
 		alerts, err := decodeGeneral(body)
 		return alerts, nil, err
@@ -341,7 +345,7 @@ func (a *API) decodeKeyed(body []byte) ([]store.Alert, []alerter.RawKey, error) 
 	}
 	known := make([]alerter.KnownAlert, len(raws))
 	a.o.Engine.LookupRaw(keys, known)
-	alerts, err := convertRaw(raws, known)
+	alerts, err := sc.convertRaw(raws, known)
 	if err == errNotPlain {
 		alerts, err = decodeGeneral(body)
 		return alerts, nil, err

@@ -44,13 +44,23 @@ type scanner struct {
 // internMax bounds a scanner's intern table; it starts over when full.
 const internMax = 8192
 
-var scanners = sync.Pool{New: func() any { return &scanner{names: map[string]string{}} }}
+func newScanner() *scanner { return &scanner{names: map[string]string{}} }
+
+// scanners pools scanners (an API keeps one).
+type scanners struct{ p sync.Pool }
+
+func (s *scanners) get() *scanner {
+	if sc, ok := s.p.Get().(*scanner); ok {
+		return sc
+	}
+	return newScanner()
+}
+
+func (s *scanners) put(sc *scanner) { s.p.Put(sc) }
 
 // scanAlerts appends body's alerts to out; ok is false when the body is
 // not in the plain form (see above).
-func scanAlerts(body []byte, out []rawAlert) (_ []rawAlert, ok bool) {
-	sc := scanners.Get().(*scanner)
-	defer scanners.Put(sc)
+func (sc *scanner) scanAlerts(body []byte, out []rawAlert) (_ []rawAlert, ok bool) {
 	dec := &sc.dec
 	dec.Reset(bytes.NewBuffer(body))
 	defer dec.Reset(&sc.obj) // drop the reference to body
@@ -152,9 +162,7 @@ func memberField(name []byte) uint8 {
 // decodeStringMap decodes a raw JSON object of strings (a labels or
 // annotations object scanAlerts accepted). ok is false when a value is
 // not a string.
-func decodeStringMap(raw []byte) (_ map[string]string, ok bool) {
-	sc := scanners.Get().(*scanner)
-	defer scanners.Put(sc)
+func (sc *scanner) decodeStringMap(raw []byte) (_ map[string]string, ok bool) {
 	sc.obj.Reset()
 	sc.obj.Write(raw)
 	dec := &sc.dec
@@ -229,7 +237,7 @@ var errNotPlain = errors.New("not in the plain form")
 // (known may be nil). Errors name the alert's index and field, as
 // DecodeAlerts' do; errNotPlain when an object holds something other
 // than strings.
-func convertRaw(raws []rawAlert, known []alerter.KnownAlert) ([]store.Alert, error) {
+func (sc *scanner) convertRaw(raws []rawAlert, known []alerter.KnownAlert) ([]store.Alert, error) {
 	var ok bool
 	out := make([]store.Alert, 0, len(raws))
 	for i := range raws {
@@ -240,11 +248,11 @@ func convertRaw(raws []rawAlert, known []alerter.KnownAlert) ([]store.Alert, err
 		}
 		if kn.Labels == nil {
 			p := PostableAlert{StartsAt: r.startsAt, EndsAt: r.endsAt, GeneratorURL: r.generatorURL}
-			if p.Labels, ok = decodeStringMap(r.labels); !ok {
+			if p.Labels, ok = sc.decodeStringMap(r.labels); !ok {
 				return nil, errNotPlain
 			}
 			if r.annotations != nil {
-				if p.Annotations, ok = decodeStringMap(r.annotations); !ok {
+				if p.Annotations, ok = sc.decodeStringMap(r.annotations); !ok {
 					return nil, errNotPlain
 				}
 			}
@@ -260,7 +268,7 @@ func convertRaw(raws []rawAlert, known []alerter.KnownAlert) ([]store.Alert, err
 		if a.Annotations == nil {
 			a.Annotations = map[string]string{}
 			if r.annotations != nil {
-				if a.Annotations, ok = decodeStringMap(r.annotations); !ok {
+				if a.Annotations, ok = sc.decodeStringMap(r.annotations); !ok {
 					return nil, errNotPlain
 				}
 			}

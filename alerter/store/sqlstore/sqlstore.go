@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -95,6 +96,10 @@ type Store struct {
 	metrics *metrics
 	// queries holds each query text rewritten for the dialect.
 	queries *queryCache
+	// batchSQL holds the multi-row alert statements (batchKey → string).
+	batchSQL sync.Map
+	// lastIdx reuses putAlerts' fingerprint → last index maps.
+	lastIdx sync.Pool
 	// stmts are the writer's prepared statements (SQLite).
 	stmts stmtCache
 	// ckpt copies the WAL into the database file (SQLite).

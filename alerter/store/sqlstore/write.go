@@ -127,7 +127,14 @@ func (t *txn) PutAlerts(ctx context.Context, as []store.Alert) error {
 // putAlerts writes as with the put statements, or the observe ones.
 func (t *txn) putAlerts(ctx context.Context, as []store.Alert, observe bool) error {
 	// One statement may not touch a row twice (PostgreSQL): keep the last.
-	last := make(map[string]int, len(as))
+	last, _ := t.s.lastIdx.Get().(map[string]int)
+	if last == nil {
+		last = map[string]int{}
+	}
+	defer func() {
+		clear(last)
+		t.s.lastIdx.Put(last)
+	}()
 	for i, a := range as {
 		if a.Fingerprint == "" {
 			return fmt.Errorf("put alerts: alert %d: fingerprint is empty", i)
@@ -206,8 +213,12 @@ func (r *alertRows) flush(ctx context.Context) error {
 }
 
 // batchPutAlertSQL is single (one of the put or observe statements, with
-// cols values per row) for n rows, in the dialect.
+// cols values per row) for n rows, in the dialect; built once per shape.
 func (s *Store) batchPutAlertSQL(single string, cols, n int) string {
+	key := batchKey{single, n}
+	if q, ok := s.batchSQL.Load(key); ok {
+		return q.(string)
+	}
 	tuple := "(" + placeholders(cols) + ")"
 	head, tail, _ := strings.Cut(single, tuple)
 	var b strings.Builder
@@ -219,7 +230,16 @@ func (s *Store) batchPutAlertSQL(single string, cols, n int) string {
 		b.WriteString(tuple)
 	}
 	b.WriteString(tail)
-	return s.queries.get(b.String())
+	q := s.queries.get(b.String())
+	s.batchSQL.Store(key, q)
+	return q
+}
+
+// batchKey names a multi-row statement: its one-row form and its rows
+// (at most alertBatch of each of the few statements).
+type batchKey struct {
+	single string
+	rows   int
 }
 
 func (t *txn) DeleteAlerts(ctx context.Context, endedBefore time.Time) (int, error) {
