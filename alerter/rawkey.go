@@ -28,6 +28,9 @@ type KnownAlert struct {
 	// Annotations are set (shared, read-only) when the annotations key
 	// matched too; nil otherwise.
 	Annotations map[string]string
+	// GeneratorURL is the alert's, to share the string when it is the
+	// same.
+	GeneratorURL string
 }
 
 // LookupRaw sets known[i] for every keys[i] the engine holds an alert
@@ -40,7 +43,7 @@ func (e *Engine) LookupRaw(keys []RawKey, known []KnownAlert) {
 		if ent == nil {
 			continue
 		}
-		known[i] = KnownAlert{Fingerprint: ent.a.Fingerprint, Labels: ent.a.Labels}
+		known[i] = KnownAlert{Fingerprint: ent.a.Fingerprint, Labels: ent.a.Labels, GeneratorURL: ent.a.GeneratorURL}
 		if ent.rawAnn == k.Annotations {
 			known[i].Annotations = ent.a.Annotations
 		}

@@ -280,6 +280,14 @@ func TestResentAlerts(t *testing.T) {
 			t.Fatalf("%s: endsAt %s, want %s", s.name, a.EndsAt, now.Add(s.ends))
 		}
 	}
+	// A new generatorURL on a known alert is taken.
+	if code, b := post(t, f.srv.URL+"/api/v2/alerts", fmt.Sprintf(`[{"labels": %s, "annotations": {"summary": "three"}, "startsAt": %q, "endsAt": %q, "generatorURL": "http://prom/other"}]`,
+		labels, now.Format(time.RFC3339), now.Add(6*time.Hour).Format(time.RFC3339))); code != 200 {
+		t.Fatalf("new generatorURL: %d %s", code, b)
+	}
+	if a := alert(); a.GeneratorURL != "http://prom/other" {
+		t.Fatalf("generatorURL %q after a change, want http://prom/other", a.GeneratorURL)
+	}
 	// A known alert is still checked: a bad time or annotation name is
 	// refused with its field named, and nothing changes.
 	for _, c := range []struct{ body, field string }{

@@ -47,6 +47,8 @@ var decodeCases = []struct{ name, body string }{
 	{"plain", `[{"labels": {"alertname": "X", "instance": "h1"}, "annotations": {"summary": "s"}, "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2026-01-01T01:00:00.5Z", "generatorURL": "http://p"}]`},
 	{"names in another case", `[{"Labels": {"alertname": "X"}, "ANNOTATIONS": {"a": "b"}}]`},
 	{"duplicate names", `[{"labels": {"alertname": "X"}, "labels": {"alertname": "Y", "alertname": "Z"}}]`},
+	{"duplicate label names", `[{"labels": {"alertname": "Y", "alertname": "Z"}, "annotations": {"a": "1", "a": "2"}}]`},
+	{"escaped times and URL", `[{"labels": {"alertname": "X"}, "startsAt": "2026-01-01T00:00:00\u005a", "generatorURL": "http://p/\u0067"}]`},
 	{"invalid UTF-8", "[{\"labels\": {\"alertname\": \"X\xff\"}}]"},
 	{"unknown field", `[{"labels": {"alertname": "X"}, "status": {"state": "active"}}]`},
 	{"null fields", `[{"labels": {"alertname": "X"}, "annotations": null, "startsAt": null}]`},

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"io"
 	"sync"
+	"unsafe"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -28,8 +29,10 @@ import (
 // annotations are the raw objects (slices of the body; annotations nil
 // when absent).
 type rawAlert struct {
-	labels, annotations            []byte
-	startsAt, endsAt, generatorURL string
+	labels, annotations []byte
+	// The strings' contents, unescaped: slices of the body unless they
+	// held escapes.
+	startsAt, endsAt, generatorURL []byte
 }
 
 // scanner is the per-call state of the fast path, pooled.
@@ -62,7 +65,10 @@ func (s *scanners) put(sc *scanner) { s.p.Put(sc) }
 // not in the plain form (see above).
 func (sc *scanner) scanAlerts(body []byte, out []rawAlert) (_ []rawAlert, ok bool) {
 	dec := &sc.dec
-	dec.Reset(bytes.NewBuffer(body))
+	// Duplicate names inside labels and annotations are left to
+	// decodeStringMap (the last wins, as with encoding/json); the alert's
+	// own members are checked below.
+	dec.Reset(bytes.NewBuffer(body), jsontext.AllowDuplicateNames(true))
 	defer dec.Reset(&sc.obj) // drop the reference to body
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '[' {
 		return out, false
@@ -102,17 +108,18 @@ func (sc *scanner) scanAlerts(body []byte, out []rawAlert) (_ []rawAlert, ok boo
 				if dec.PeekKind() != '"' {
 					return out, false
 				}
-				tok, err := dec.ReadToken()
-				if err != nil {
+				start := dec.InputOffset()
+				if _, err := dec.ReadValue(); err != nil {
 					return out, false
 				}
+				v := unquote(bytes.TrimLeft(body[start:dec.InputOffset()], " \t\r\n:"))
 				switch field {
 				case fieldStartsAt:
-					a.startsAt = tok.String()
+					a.startsAt = v
 				case fieldEndsAt:
-					a.endsAt = tok.String()
+					a.endsAt = v
 				case fieldGeneratorURL:
-					a.generatorURL = tok.String()
+					a.generatorURL = v
 				}
 			}
 		}
@@ -131,6 +138,20 @@ func (sc *scanner) scanAlerts(body []byte, out []rawAlert) (_ []rawAlert, ok boo
 		return out, false // something after the array
 	}
 	return out, true
+}
+
+// unquote is the content of raw, a JSON string the decoder accepted: a
+// slice of raw unless it holds escapes.
+func unquote(raw []byte) []byte {
+	b := raw[1 : len(raw)-1]
+	if bytes.IndexByte(b, '\\') < 0 {
+		return b
+	}
+	u, err := jsontext.AppendUnquote(nil, raw)
+	if err != nil {
+		return b // not reached: the decoder checked raw
+	}
+	return u
 }
 
 const (
@@ -166,7 +187,7 @@ func (sc *scanner) decodeStringMap(raw []byte) (_ map[string]string, ok bool) {
 	sc.obj.Reset()
 	sc.obj.Write(raw)
 	dec := &sc.dec
-	dec.Reset(&sc.obj)
+	dec.Reset(&sc.obj, jsontext.AllowDuplicateNames(true))
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return nil, false
 	}
@@ -194,14 +215,7 @@ func (sc *scanner) decodeStringMap(raw []byte) (_ map[string]string, ok bool) {
 
 // str is the string a raw JSON string stands for, interned when short.
 func (sc *scanner) str(raw jsontext.Value) string {
-	b := raw[1 : len(raw)-1]
-	if bytes.IndexByte(b, '\\') >= 0 {
-		u, err := jsontext.AppendUnquote(nil, raw)
-		if err != nil {
-			return string(b) // not reached: the decoder checked raw
-		}
-		b = u
-	}
+	b := unquote(raw)
 	if len(b) > 64 {
 		return string(b)
 	}
@@ -247,7 +261,7 @@ func (sc *scanner) convertRaw(raws []rawAlert, known []alerter.KnownAlert) ([]st
 			kn = known[i]
 		}
 		if kn.Labels == nil {
-			p := PostableAlert{StartsAt: r.startsAt, EndsAt: r.endsAt, GeneratorURL: r.generatorURL}
+			p := PostableAlert{StartsAt: string(r.startsAt), EndsAt: string(r.endsAt), GeneratorURL: string(r.generatorURL)}
 			if p.Labels, ok = sc.decodeStringMap(r.labels); !ok {
 				return nil, errNotPlain
 			}
@@ -264,7 +278,10 @@ func (sc *scanner) convertRaw(raws []rawAlert, known []alerter.KnownAlert) ([]st
 			continue
 		}
 		// Labels the engine holds were valid when it took them.
-		a := store.Alert{Fingerprint: kn.Fingerprint, Labels: kn.Labels, Annotations: kn.Annotations, GeneratorURL: r.generatorURL}
+		a := store.Alert{Fingerprint: kn.Fingerprint, Labels: kn.Labels, Annotations: kn.Annotations, GeneratorURL: kn.GeneratorURL}
+		if string(r.generatorURL) != kn.GeneratorURL {
+			a.GeneratorURL = string(r.generatorURL)
+		}
 		if a.Annotations == nil {
 			a.Annotations = map[string]string{}
 			if r.annotations != nil {
@@ -276,10 +293,15 @@ func (sc *scanner) convertRaw(raws []rawAlert, known []alerter.KnownAlert) ([]st
 				return nil, alertError(i, err)
 			}
 		}
-		if err := parseTimes(&a, r.startsAt, r.endsAt); err != nil {
+		// The times are parsed in place; parseTimes copies what it quotes.
+		if err := parseTimes(&a, unsafeString(r.startsAt), unsafeString(r.endsAt)); err != nil {
 			return nil, alertError(i, err)
 		}
 		out = append(out, a)
 	}
 	return out, nil
 }
+
+// unsafeString is b as a string without a copy, for a use that does not
+// keep it (b is part of a pooled request body).
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
