@@ -307,7 +307,9 @@ func (a *API) postAlerts(w http.ResponseWriter, r *http.Request, _ string) {
 	if !ok {
 		return
 	}
-	alerts, keys, err := a.decodeKeyed(body)
+	sc := a.scanners.get()
+	defer a.scanners.put(sc) // after the engine took the alerts
+	alerts, keys, err := a.decodeKeyed(sc, body)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, err.Error())
 		return
@@ -330,20 +332,23 @@ func (a *API) putBody(buf *bytes.Buffer) {
 
 // decodeKeyed is DecodeAlerts for the engine: alerts it already holds
 // (known by their raw keys) are not decoded again. keys is nil when the
-// body took the general path.
-func (a *API) decodeKeyed(body []byte) ([]store.Alert, []alerter.RawKey, error) {
-	sc := a.scanners.get()
-	defer a.scanners.put(sc)
-	raws, ok := sc.scanAlerts(body, nil)
+// body took the general path. The slices returned are sc's: valid until
+// sc goes back to the pool.
+func (a *API) decodeKeyed(sc *scanner, body []byte) ([]store.Alert, []alerter.RawKey, error) {
+	raws, ok := sc.scanAlerts(body, sc.raws[:0])
+	sc.raws = raws
 	if !ok {
 		alerts, err := decodeGeneral(body)
 		return alerts, nil, err
 	}
-	keys := make([]alerter.RawKey, len(raws))
+	keys := slices.Grow(sc.keys[:0], len(raws))[:len(raws)]
 	for i := range raws {
 		keys[i] = a.keys.key(&raws[i])
 	}
-	known := make([]alerter.KnownAlert, len(raws))
+	sc.keys = keys
+	known := slices.Grow(sc.known[:0], len(raws))[:len(raws)]
+	clear(known)
+	sc.known = known
 	a.o.Engine.LookupRaw(keys, known)
 	alerts, err := sc.convertRaw(raws, known)
 	if err == errNotPlain {

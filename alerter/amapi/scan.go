@@ -5,7 +5,9 @@ import (
 	"errors"
 	"hash/maphash"
 	"io"
+	"slices"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -42,6 +44,58 @@ type scanner struct {
 	// names interns label and annotation names and short values: the
 	// same few hundred strings repeat in every alert of a fleet.
 	names map[string]string
+	// The last times parsed: alerts of one rule share their endsAt, and
+	// often their startsAt.
+	starts, ends lastTime
+	// Slices reused from request to request.
+	raws   []rawAlert
+	keys   []alerter.RawKey
+	known  []alerter.KnownAlert
+	alerts []store.Alert
+}
+
+// lastTime remembers the last RFC 3339 time parsed.
+type lastTime struct {
+	raw []byte
+	t   time.Time
+}
+
+// parse returns the time raw holds (zero for empty); ok is false when it
+// is not an RFC 3339 time.
+func (l *lastTime) parse(raw []byte) (t time.Time, ok bool) {
+	if len(raw) == 0 {
+		return time.Time{}, true
+	}
+	if bytes.Equal(raw, l.raw) {
+		return l.t, true
+	}
+	t, err := time.Parse(time.RFC3339Nano, unsafeString(raw))
+	if err != nil {
+		return time.Time{}, false
+	}
+	l.raw, l.t = append(l.raw[:0], raw...), t
+	return t, true
+}
+
+// times sets a's StartsAt and EndsAt as parseTimes does, from raw bytes,
+// with parseTimes' errors.
+func (sc *scanner) times(a *store.Alert, starts, ends []byte) error {
+	var ok1, ok2 bool
+	a.StartsAt, ok1 = sc.starts.parse(starts)
+	a.EndsAt, ok2 = sc.ends.parse(ends)
+	if ok1 && ok2 && (a.StartsAt.IsZero() || a.EndsAt.IsZero() || !a.EndsAt.Before(a.StartsAt)) {
+		return nil
+	}
+	return parseTimes(a, string(starts), string(ends))
+}
+
+// release drops what the reused slices point to (alerts' maps, the body)
+// so that a pooled scanner keeps nothing alive.
+func (sc *scanner) release() {
+	clear(sc.raws)
+	clear(sc.known)
+	clear(sc.alerts)
+	sc.raws, sc.keys, sc.known, sc.alerts = sc.raws[:0], sc.keys[:0], sc.known[:0], sc.alerts[:0]
 }
 
 // internMax bounds a scanner's intern table; it starts over when full.
@@ -59,7 +113,10 @@ func (s *scanners) get() *scanner {
 	return newScanner()
 }
 
-func (s *scanners) put(sc *scanner) { s.p.Put(sc) }
+func (s *scanners) put(sc *scanner) {
+	sc.release()
+	s.p.Put(sc)
+}
 
 // scanAlerts appends body's alerts to out; ok is false when the body is
 // not in the plain form (see above).
@@ -253,7 +310,8 @@ var errNotPlain = errors.New("not in the plain form")
 // than strings.
 func (sc *scanner) convertRaw(raws []rawAlert, known []alerter.KnownAlert) ([]store.Alert, error) {
 	var ok bool
-	out := make([]store.Alert, 0, len(raws))
+	out := slices.Grow(sc.alerts[:0], len(raws))
+	defer func() { sc.alerts = out }()
 	for i := range raws {
 		r := &raws[i]
 		var kn alerter.KnownAlert
@@ -293,8 +351,7 @@ func (sc *scanner) convertRaw(raws []rawAlert, known []alerter.KnownAlert) ([]st
 				return nil, alertError(i, err)
 			}
 		}
-		// The times are parsed in place; parseTimes copies what it quotes.
-		if err := parseTimes(&a, unsafeString(r.startsAt), unsafeString(r.endsAt)); err != nil {
+		if err := sc.times(&a, r.startsAt, r.endsAt); err != nil {
 			return nil, alertError(i, err)
 		}
 		out = append(out, a)
