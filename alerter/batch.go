@@ -386,6 +386,7 @@ func (e *Engine) load(ctx context.Context) error {
 	}
 	e.alerts = make(map[string]*alertEntry, len(alerts))
 	e.byRaw = map[uint64]*alertEntry{}
+	e.nextSweep = time.Time{} // the first sweep looks at every alert
 	e.groups = map[string]*group{}
 	e.timers = nil
 	e.silences = map[string]*silenceEntry{}

@@ -90,18 +90,21 @@ type Engine struct {
 	maint     map[inventory.Lifecycle]bool
 	notifiers atomic.Pointer[map[string]notify.Notifier] // by receiver; read without mu
 
-	alerts   map[string]*alertEntry // by fingerprint: firing, or resolved and not yet told
-	byRaw    map[uint64]*alertEntry // by RawKey.Labels, for LookupRaw
-	keyBuf   []byte                 // scratch for group keys
-	groups   map[string]*group      // by group key
-	timers   timerHeap
-	silences map[string]*silenceEntry
-	suppGen  uint64 // bumps when silences, inhibition sources or config change
-	inhibit  []*inhibitState
-	corr     *correlator
-	recent   map[string]recentIncident // group key → resolved incident, for reopen
-	inv      invIndex
-	loaded   bool
+	alerts map[string]*alertEntry // by fingerprint: firing, or resolved and not yet told
+	byRaw  map[uint64]*alertEntry // by RawKey.Labels, for LookupRaw
+	keyBuf []byte                 // scratch for group keys
+	// nextSweep is when Sweep next walks the alerts (zero: at once);
+	// lastFullSweep when it last did.
+	nextSweep, lastFullSweep time.Time
+	groups                   map[string]*group // by group key
+	timers                   timerHeap
+	silences                 map[string]*silenceEntry
+	suppGen                  uint64 // bumps when silences, inhibition sources or config change
+	inhibit                  []*inhibitState
+	corr                     *correlator
+	recent                   map[string]recentIncident // group key → resolved incident, for reopen
+	inv                      invIndex
+	loaded                   bool
 
 	wakeOutbox chan struct{}
 	wakeTimers chan struct{}

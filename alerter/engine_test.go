@@ -426,3 +426,30 @@ func TestReopenWithinWindow(t *testing.T) {
 		t.Fatalf("not reopened: %+v", inc)
 	}
 }
+
+// TestSweepFindsEarlierEnd: an alert posted with an end earlier than any
+// the sweep saw before is resolved when that end passes, not at the next
+// full walk.
+func TestSweepFindsEarlierEnd(t *testing.T) {
+	h := newHarness(t, `
+route: {receiver: pd, group_by: [alertname], group_wait: 0s}
+receivers: [{name: pd}]
+`, nil)
+	h.post(ls("alertname", "Long", "instance", "h1"))
+	h.step(time.Second) // a sweep: nothing ends before the next full walk
+	now := h.clock.Now()
+	if err := h.e.PostAlerts(context.Background(), []store.Alert{{Labels: ls("alertname", "Short", "instance", "h2"),
+		StartsAt: now, EndsAt: now.Add(10 * time.Second)}}); err != nil {
+		t.Fatal(err)
+	}
+	h.step(time.Second)
+	h.step(10 * time.Second)
+	for _, inc := range h.incidents() {
+		if inc.Labels["alertname"] == "Short" && inc.State != store.Resolved {
+			t.Fatalf("incident of the expired alert is %s 11 s after a 10 s end, want resolved", inc.State)
+		}
+	}
+	if len(h.incidents(store.Resolved)) != 1 {
+		t.Fatalf("resolved incidents: %+v", h.incidents(store.Resolved))
+	}
+}

@@ -308,6 +308,7 @@ func (e *Engine) ingestStandby(b *batch, in *store.Alert, k *RawKey, now time.Ti
 	if in.Fingerprint == "" {
 		in.Fingerprint = fingerprint(in.Labels)
 	}
+	e.noteEnd(in.EndsAt)
 	ent := e.alerts[in.Fingerprint]
 	if ent == nil {
 		ent = &alertEntry{a: *in}

@@ -119,6 +119,7 @@ func (e *Engine) ingestOne(b *batch, in *store.Alert, k *RawKey, now time.Time, 
 	if in.Fingerprint == "" {
 		in.Fingerprint = fingerprint(in.Labels)
 	}
+	e.noteEnd(in.EndsAt)
 	ent := e.alerts[in.Fingerprint]
 	if ent == nil {
 		if in.Resolved(now) {
@@ -246,22 +247,53 @@ func (e *Engine) resolved(b *batch, ent *alertEntry, now time.Time) {
 	e.corr.forget(ent)
 }
 
+// fullSweepEvery bounds how long Sweep goes without looking at every
+// alert (resolved alerts are dropped resolvedKeep after their end, give or
+// take this).
+const fullSweepEvery = time.Minute
+
+// noteEnd makes sure Sweep looks at the alerts by end (e.mu held).
+func (e *Engine) noteEnd(end time.Time) {
+	if !end.IsZero() && end.Before(e.nextSweep) {
+		e.nextSweep = end
+	}
+}
+
 // Sweep resolves alerts whose EndsAt has passed without a resolve being
 // sent (their sender stopped, or resolve_timeout ran out) and drops
-// resolved alerts nobody needs any more.
+// resolved alerts nobody needs any more. It walks the alerts only when
+// one may have ended (the earliest end it saw last time, or one given
+// since, has come) and at least every fullSweepEvery: re-sends move ends
+// later, so most sweeps of a busy engine look at nothing.
 func (e *Engine) Sweep(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.now()
 	b := e.newBatch(now)
+	if !now.Before(e.nextSweep) || now.Sub(e.lastFullSweep) >= fullSweepEvery {
+		e.sweepAlerts(b, now)
+	}
+	e.flushDueLocked(b, now)
+	return e.commit(ctx, b)
+}
+
+// sweepAlerts is Sweep's walk over the alerts; it sets when the next walk
+// is due.
+func (e *Engine) sweepAlerts(b *batch, now time.Time) {
+	next := now.Add(fullSweepEvery)
 	for fp, ent := range e.alerts {
 		if !ent.a.Resolved(now) {
+			if end := ent.a.EndsAt; !end.IsZero() && end.Before(next) {
+				next = end
+			}
 			continue
 		}
 		if len(ent.groups) == 0 {
 			if now.Sub(ent.a.EndsAt) > resolvedKeep {
 				delete(e.alerts, fp)
 				e.unindexRaw(ent)
+			} else if drop := ent.a.EndsAt.Add(resolvedKeep); drop.Before(next) {
+				next = drop
 			}
 			continue
 		}
@@ -274,6 +306,5 @@ func (e *Engine) Sweep(ctx context.Context) error {
 			e.resolved(b, ent, now)
 		}
 	}
-	e.flushDueLocked(b, now)
-	return e.commit(ctx, b)
+	e.nextSweep, e.lastFullSweep = next, now
 }
