@@ -284,6 +284,13 @@ func (r *redfishActuator) PXEBootOnce(ctx context.Context, bmc string) error {
 type lifecycleOverrides struct {
 	mu     sync.Mutex
 	states map[string]inventory.Lifecycle
+	// The last result of apply, returned again while neither the
+	// inventory nor the overrides change: the alerter indexes the
+	// inventory it is given and re-reads every alert's suppression when
+	// that pointer changes, so a fresh copy per call would cost every
+	// alert a lookup.
+	lastIn, lastOut *inventory.Inventory
+	empty           *inventory.Inventory
 }
 
 // SetLifecycle implements remediate.LifecycleSetter.
@@ -291,19 +298,26 @@ func (l *lifecycleOverrides) SetLifecycle(_ context.Context, hostname string, st
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.states[hostname] = state
+	l.lastIn, l.lastOut = nil, nil
 	return nil
 }
 
 // apply returns inv with the overrides laid over it (an empty inventory
-// for none).
+// for none); the same pointer for the same inventory and overrides.
 func (l *lifecycleOverrides) apply(inv *inventory.Inventory) *inventory.Inventory {
-	if inv == nil {
-		return &inventory.Inventory{}
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if inv == nil {
+		if l.empty == nil {
+			l.empty = &inventory.Inventory{}
+		}
+		inv = l.empty
+	}
 	if len(l.states) == 0 {
 		return inv
+	}
+	if l.lastIn == inv && l.lastOut != nil {
+		return l.lastOut
 	}
 	out := &inventory.Inventory{Servers: append([]inventory.Server(nil), inv.Servers...), Switches: inv.Switches}
 	for i, s := range out.Servers {
@@ -311,6 +325,7 @@ func (l *lifecycleOverrides) apply(inv *inventory.Inventory) *inventory.Inventor
 			out.Servers[i].Lifecycle = st
 		}
 	}
+	l.lastIn, l.lastOut = inv, out
 	return out
 }
 
