@@ -14,6 +14,7 @@ import (
 
 	"github.com/fleetwatch/fleetwatch/alerter"
 	"github.com/fleetwatch/fleetwatch/alerter/store"
+	"github.com/fleetwatch/fleetwatch/internal/intern"
 )
 
 // The fast path for POST /api/v2/alerts. Prometheus and vmalert write
@@ -43,7 +44,7 @@ type scanner struct {
 	obj bytes.Buffer // the object decodeStringMap reads
 	// names interns label and annotation names and short values: the
 	// same few hundred strings repeat in every alert of a fleet.
-	names map[string]string
+	names *intern.Table
 	// The last times parsed: alerts of one rule share their endsAt, and
 	// often their startsAt.
 	starts, ends lastTime
@@ -101,7 +102,7 @@ func (sc *scanner) release() {
 // internMax bounds a scanner's intern table; it starts over when full.
 const internMax = 8192
 
-func newScanner() *scanner { return &scanner{names: map[string]string{}} }
+func newScanner() *scanner { return &scanner{names: intern.New(internMax)} }
 
 // scanners pools scanners (an API keeps one).
 type scanners struct{ p sync.Pool }
@@ -276,15 +277,7 @@ func (sc *scanner) str(raw jsontext.Value) string {
 	if len(b) > 64 {
 		return string(b)
 	}
-	if s, ok := sc.names[string(b)]; ok {
-		return s
-	}
-	if len(sc.names) >= internMax {
-		clear(sc.names)
-	}
-	s := string(b)
-	sc.names[s] = s
-	return s
+	return sc.names.Bytes(b)
 }
 
 // keyer hashes raw objects into alerter.RawKeys with one seed.

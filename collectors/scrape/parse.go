@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/fleetwatch/fleetwatch/internal/intern"
 	"io"
 
 	"github.com/prometheus/common/model"
@@ -74,7 +75,7 @@ type parser struct {
 	lb      *labels.Builder
 	seen    map[seriesKey]struct{}
 	series  map[string]cachedSeries
-	strs    map[string]string
+	strs    *intern.Table
 	key     []byte
 	curType model.MetricType
 	family  []byte
@@ -93,23 +94,13 @@ func newParser() *parser {
 	return &parser{
 		seen:   make(map[seriesKey]struct{}, 1024),
 		series: make(map[string]cachedSeries, 1024),
-		strs:   make(map[string]string, 256),
+		strs:   intern.New(maxCached),
 		lb:     labels.NewBuilder(labels.EmptyLabels()),
 	}
 }
 
 // intern returns b as a string, the same string for the same bytes.
-func (s *parser) intern(b []byte) string {
-	if v, ok := s.strs[string(b)]; ok {
-		return v
-	}
-	if len(s.strs) >= maxCached {
-		clear(s.strs)
-	}
-	v := string(b)
-	s.strs[v] = v
-	return v
-}
+func (s *parser) intern(b []byte) string { return s.strs.Bytes(b) }
 
 // parseResult counts what a conversion did.
 type parseResult struct {

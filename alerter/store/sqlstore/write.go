@@ -52,25 +52,19 @@ func (t *txn) GetSilence(ctx context.Context, id string) (store.Silence, error) 
 }
 
 const putAlertSQL = `INSERT INTO alerts (` + alertCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, annotations = excluded.annotations,
+ON CONFLICT (fingerprint) DO UPDATE SET ` + putAlertSet
+
+// putAlertSet is what a put changes in a stored alert: everything.
+const putAlertSet = `labels = excluded.labels, annotations = excluded.annotations,
 	starts_at = excluded.starts_at, ends_at = excluded.ends_at, generator_url = excluded.generator_url,
 	updated_at = excluded.updated_at, incident_id = excluded.incident_id, suppressed = excluded.suppressed`
 
 // sqlitePutAlertSQL and sqliteObserveAlertSQL are putAlertSQL and
 // observeAlertSQL for SQLite's alerts table, keyed by id (alertIDs).
 const (
-	sqlitePutAlertSQL = `INSERT INTO alerts (id, ` + alertCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET labels = excluded.labels, annotations = excluded.annotations,
-	starts_at = excluded.starts_at, ends_at = excluded.ends_at, generator_url = excluded.generator_url,
-	updated_at = excluded.updated_at, incident_id = excluded.incident_id, suppressed = excluded.suppressed`
 	sqliteInsertAlertSQL  = `INSERT INTO alerts (id, ` + alertCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqliteObserveAlertSQL = `INSERT INTO alerts (id, ` + alertCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET labels = excluded.labels, annotations = excluded.annotations,
-	starts_at = CASE WHEN (alerts.ends_at = 0 OR alerts.ends_at > excluded.starts_at) AND alerts.starts_at < excluded.starts_at
-		THEN alerts.starts_at ELSE excluded.starts_at END,
-	ends_at = excluded.ends_at, generator_url = excluded.generator_url, updated_at = excluded.updated_at,
-	incident_id = CASE WHEN alerts.ends_at = 0 OR alerts.ends_at > excluded.starts_at THEN alerts.incident_id ELSE '' END,
-	suppressed = CASE WHEN alerts.ends_at = 0 OR alerts.ends_at > excluded.starts_at THEN alerts.suppressed ELSE '' END`
+	sqlitePutAlertSQL     = sqliteInsertAlertSQL + "\nON CONFLICT (id) DO UPDATE SET " + putAlertSet
+	sqliteObserveAlertSQL = sqliteInsertAlertSQL + "\nON CONFLICT (id) DO UPDATE SET " + observeAlertSet
 )
 
 func (t *txn) PutAlert(ctx context.Context, a store.Alert) error {
@@ -105,7 +99,10 @@ const alertBatch = 100
 // observeAlertSQL is putAlertSQL for a standby instance: a stored alert
 // of the same episode keeps what the active instance decided.
 const observeAlertSQL = `INSERT INTO alerts (` + alertCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, annotations = excluded.annotations,
+ON CONFLICT (fingerprint) DO UPDATE SET ` + observeAlertSet
+
+// observeAlertSet is what a standby's write changes in a stored alert.
+const observeAlertSet = `labels = excluded.labels, annotations = excluded.annotations,
 	starts_at = CASE WHEN (alerts.ends_at = 0 OR alerts.ends_at > excluded.starts_at) AND alerts.starts_at < excluded.starts_at
 		THEN alerts.starts_at ELSE excluded.starts_at END,
 	ends_at = excluded.ends_at, generator_url = excluded.generator_url, updated_at = excluded.updated_at,
