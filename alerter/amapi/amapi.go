@@ -272,18 +272,28 @@ func parseTimes(a *store.Alert, startsAt, endsAt string) error {
 // when it is larger and 400 when it is not valid UTF-8 (JSON decoding would
 // silently turn bad bytes into U+FFFD and store that).
 func readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, bool) {
-	return readBodyInto(w, r, limit, new(bytes.Buffer))
+	return readBodyInto(w, r, limit, nil)
 }
 
-// readBodyInto is readBody reading into buf (reset first), sized from
-// Content-Length when the request has one.
+// pooledBody is the largest body read into a pooled buffer: alert batches
+// are far smaller, and a buffer that grew for a huge body is not kept.
+const pooledBody = 4 << 20
+
+// readBodyInto is readBody reading into buf (reset first) when the
+// request says its length and it is at most pooledBody; other bodies are
+// read into memory of their own, grown as they arrive (io.ReadAll), so a
+// huge or unannounced body costs no more than its size.
 func readBodyInto(w http.ResponseWriter, r *http.Request, limit int, buf *bytes.Buffer) ([]byte, bool) {
-	buf.Reset()
-	if n := r.ContentLength; n > 0 && n <= int64(limit) {
+	var body []byte
+	var err error
+	if n := r.ContentLength; buf != nil && n > 0 && n <= pooledBody {
+		buf.Reset()
 		buf.Grow(int(n) + bytes.MinRead)
+		_, err = buf.ReadFrom(io.LimitReader(r.Body, int64(limit)+1))
+		body = buf.Bytes()
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
 	}
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, int64(limit)+1))
-	body := buf.Bytes()
 	switch {
 	case err != nil:
 		apiError(w, http.StatusBadRequest, "reading body: "+err.Error())
@@ -325,7 +335,7 @@ func (a *API) postAlerts(w http.ResponseWriter, r *http.Request, _ string) {
 // putBody returns a body buffer to the pool unless it grew past what
 // alert batches need (a one-off huge body is not kept).
 func (a *API) putBody(buf *bytes.Buffer) {
-	if buf.Cap() <= 4<<20 {
+	if buf.Cap() <= pooledBody+bytes.MinRead {
 		a.bodies.Put(buf)
 	}
 }
