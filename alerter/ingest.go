@@ -167,7 +167,7 @@ func (e *Engine) ingestOne(b *batch, in *store.Alert, k *RawKey, now time.Time, 
 	}
 	// Firing and firing: a re-send. Annotations the sender wrote with the
 	// same bytes as last time are unchanged.
-	sameAnn := k != nil && k.Labels == ent.rawLabels && k.Annotations == ent.rawAnn && ent.rawLabels != 0
+	sameAnn := k != nil && k.Labels == ent.rawLabels && k.Annotations == ent.rawAnn && ent.rawAnn != 0
 	changed := (!sameAnn && !maps.Equal(old.Annotations, in.Annotations)) || old.GeneratorURL != in.GeneratorURL ||
 		(!in.StartsAt.IsZero() && in.StartsAt.Before(old.StartsAt))
 	if in.StartsAt.Before(old.StartsAt) {

@@ -44,7 +44,7 @@ func (e *Engine) LookupRaw(keys []RawKey, known []KnownAlert) {
 			continue
 		}
 		known[i] = KnownAlert{Fingerprint: ent.a.Fingerprint, Labels: ent.a.Labels, GeneratorURL: ent.a.GeneratorURL}
-		if ent.rawAnn == k.Annotations {
+		if ent.rawAnn != 0 && ent.rawAnn == k.Annotations {
 			known[i].Annotations = ent.a.Annotations
 		}
 	}
@@ -57,9 +57,12 @@ func (e *Engine) PostAlertsKeyed(ctx context.Context, alerts []store.Alert, keys
 }
 
 // indexRaw records k as ent's raw key; call it where ent's annotations
-// were just set from the alert k came with.
+// were just set from the alert k came with. Annotations set from an alert
+// without a key (fleetwatch's rules) forget the annotations key: they are
+// not the bytes it stood for.
 func (e *Engine) indexRaw(ent *alertEntry, k *RawKey) {
 	if k == nil || k.Labels == 0 {
+		ent.rawAnn = 0
 		return
 	}
 	if ent.rawLabels != k.Labels {

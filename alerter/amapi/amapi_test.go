@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	promlabels "github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/rules"
+
 	"github.com/fleetwatch/fleetwatch/alerter/store"
 )
 
@@ -279,6 +282,23 @@ func TestResentAlerts(t *testing.T) {
 		if !a.EndsAt.Equal(now.Add(s.ends)) {
 			t.Fatalf("%s: endsAt %s, want %s", s.name, a.EndsAt, now.Add(s.ends))
 		}
+	}
+	// The same alert from fleetwatch's own rules with other annotations,
+	// then the sender's bytes again: the sender's annotations, not the
+	// rules' under the sender's key.
+	f.engine.Notify(context.Background(), "up == 0", &rules.Alert{
+		Labels:      promlabels.FromStrings("alertname", "HostDown", "instance", "h1"),
+		Annotations: promlabels.FromStrings("summary", "from rules"),
+		FiredAt:     now, ValidUntil: now.Add(7 * time.Hour),
+	})
+	if a := alert(); a.Annotations["summary"] != "from rules" {
+		t.Fatalf("after the rules' send: %v", a.Annotations)
+	}
+	if code, b := send(labels, `{"summary": "three"}`, now.Add(8*time.Hour)); code != 200 {
+		t.Fatalf("after the rules' send: %d %s", code, b)
+	}
+	if a := alert(); a.Annotations["summary"] != "three" {
+		t.Fatalf("the sender's bytes again: annotations %v, want summary three", a.Annotations)
 	}
 	// A new generatorURL on a known alert is taken.
 	if code, b := post(t, f.srv.URL+"/api/v2/alerts", fmt.Sprintf(`[{"labels": %s, "annotations": {"summary": "three"}, "startsAt": %q, "endsAt": %q, "generatorURL": "http://prom/other"}]`,

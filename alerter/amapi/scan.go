@@ -287,8 +287,12 @@ func newKeyer() keyer { return keyer{seed: maphash.MakeSeed()} }
 
 func (k keyer) key(a *rawAlert) alerter.RawKey {
 	rk := alerter.RawKey{Labels: maphash.Bytes(k.seed, a.labels), Annotations: maphash.Bytes(k.seed, a.annotations)}
+	// 0 means no key.
 	if rk.Labels == 0 {
-		rk.Labels = 1 // 0 means no key
+		rk.Labels = 1
+	}
+	if rk.Annotations == 0 {
+		rk.Annotations = 1
 	}
 	return rk
 }
