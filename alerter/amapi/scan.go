@@ -19,14 +19,17 @@ import (
 
 // The fast path for POST /api/v2/alerts. Prometheus and vmalert write
 // every alert the same way: an array of objects with the five members of
-// Alertmanager's postableAlert, names in lower camel case, no nulls, no
-// duplicates, valid UTF-8. scanAlerts walks such a body with jsontext
-// (no reflection) and keeps each alert's labels and annotations objects
-// as raw bytes; their hashes (alerter.RawKey) let the engine recognise
-// the alerts it already holds, which are then neither decoded nor
-// fingerprinted again. Anything else (other spellings, nulls, unknown
-// members, invalid JSON) goes to DecodeAlerts' general path, which
-// decodes it as encoding/json would and names what is wrong.
+// Alertmanager's postableAlert, names in lower camel case, no nulls,
+// valid UTF-8. scanAlerts walks such a body with jsontext (no reflection)
+// and keeps each alert's labels and annotations objects as raw bytes;
+// their hashes (alerter.RawKey) let the engine recognise the alerts it
+// already holds, which are then neither decoded nor fingerprinted again.
+// A name repeated inside labels or annotations keeps its last value, as
+// with encoding/json. Anything else (other spellings, nulls, unknown or
+// repeated members of an alert, invalid JSON) goes to DecodeAlerts'
+// general path, which decodes it as encoding/json would and names what is
+// wrong. FuzzDecodeAgreesWithEncodingJSON holds the two to the same
+// result.
 
 // rawAlert is one alert of a body as the fast path found it: labels and
 // annotations are the raw objects (slices of the body; annotations nil
