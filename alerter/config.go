@@ -55,6 +55,7 @@ type Config struct {
 
 	file string
 	root *yaml.Node
+	sum  string // digest(), set by ParseConfig
 }
 
 // Route is one node of the routing tree (Alertmanager's shape).
@@ -214,10 +215,13 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 // digest identifies the configuration's text (its YAML as parsed); ""
-// for a nil config.
+// for a nil config. ParseConfig computes it once.
 func (c *Config) digest() string {
 	if c == nil {
 		return ""
+	}
+	if c.sum != "" {
+		return c.sum
 	}
 	var text []byte
 	if c.root != nil {
@@ -248,6 +252,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	c.sum = c.digest()
 	return c, nil
 }
 

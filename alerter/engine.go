@@ -212,7 +212,8 @@ func (e *Engine) ApplyConfig(cfg *Config, notifiers map[string]notify.Notifier) 
 		return err
 	}
 	e.mu.Lock()
-	changed := e.cfg.digest() != cfg.digest()
+	digest := cfg.digest()
+	changed := e.cfg.digest() != digest
 	// The active instance tells the receivers; a standby's reload is the
 	// same change.
 	tell := changed && !e.standby
@@ -243,7 +244,7 @@ func (e *Engine) ApplyConfig(cfg *Config, notifiers map[string]notify.Notifier) 
 		// the timeline event.
 		for _, name := range changeTakers {
 			if _, err := tx.Enqueue(ctx, e.changeNotification(name, summary, "fleetwatch", now, map[string]string{
-				"change": "config_reload", "config_digest": cfg.digest()[:12],
+				"change": "config_reload", "config_digest": digest[:12],
 			})); err != nil {
 				return fmt.Errorf("change event for %s: %w", name, err)
 			}

@@ -1,7 +1,6 @@
 package acceptance
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,31 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fleetwatch/fleetwatch/internal/testpeer"
 )
-
-// syncBuffer collects a process's output across restarts.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // fleetwatch is one `fleetwatch serve` on a data directory that outlives
 // its process: start, kill -9, start again.
@@ -43,7 +23,7 @@ type fleetwatch struct {
 	dir  string
 	cfg  string
 	URL  string
-	logs *syncBuffer
+	logs *testpeer.Output
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -74,7 +54,7 @@ alerting:
 `, port, filepath.Join(dir, "data"), filepath.Join(dir, "alerting.yml"))), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f := &fleetwatch{t: t, dir: dir, cfg: cfg, URL: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}}
+	f := &fleetwatch{t: t, dir: dir, cfg: cfg, URL: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &testpeer.Output{}}
 	t.Cleanup(func() {
 		f.stop()
 		if t.Failed() {

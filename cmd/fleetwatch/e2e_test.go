@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,9 +19,9 @@ import (
 
 // startServe runs `fleetwatch serve --config.file=cfg`, killed when the test
 // ends (its log printed if the test failed), and returns its log.
-func startServe(t *testing.T, bin, cfg string) *syncBuffer {
+func startServe(t *testing.T, bin, cfg string) *testpeer.Output {
 	t.Helper()
-	var logs syncBuffer
+	var logs testpeer.Output
 	cmd := exec.Command(bin, "serve", "--config.file="+cfg)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -36,24 +35,6 @@ func startServe(t *testing.T, bin, cfg string) *syncBuffer {
 		}
 	})
 	return &logs
-}
-
-// syncBuffer collects a child process' output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // buildBinary compiles fleetwatch once for the end-to-end tests.
@@ -168,7 +149,7 @@ jobs:
 	if err := os.WriteFile(filepath.Join(dir, "alerting.yml"), []byte(alerting), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testpeer.Output
 	cmd := exec.Command(bin, "serve", "--config.file="+cfgFile)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -42,7 +43,7 @@ func FreePort(t testing.TB) int {
 // Process is a peer started by Start. It is stopped when the test ends.
 type Process struct {
 	Cmd    *exec.Cmd
-	Output *bytes.Buffer
+	Output *Output
 }
 
 // Start runs binary with args, stopping it (SIGTERM, then SIGKILL after 5 s)
@@ -50,10 +51,10 @@ type Process struct {
 func Start(t testing.TB, binary string, args ...string) *Process {
 	t.Helper()
 	path := Need(t, binary)
-	var out bytes.Buffer
+	out := &Output{}
 	cmd := exec.Command(path, args...)
-	cmd.Stdout = &out
-	cmd.Stderr = &out
+	cmd.Stdout = out
+	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", binary, err)
 	}
@@ -71,7 +72,7 @@ func Start(t testing.TB, binary string, args ...string) *Process {
 			t.Logf("%s output:\n%s", binary, out.String())
 		}
 	})
-	return &Process{Cmd: cmd, Output: &out}
+	return &Process{Cmd: cmd, Output: out}
 }
 
 // WaitHTTP polls url until it answers 200 or the timeout passes.
@@ -127,4 +128,23 @@ func Prometheus(t testing.TB, configYAML string, extraArgs ...string) string {
 	Start(t, "prometheus", args...)
 	WaitHTTP(t, "http://"+addr+"/-/ready", 30*time.Second)
 	return addr
+}
+
+// Output collects a process's (or a logger's) output while the test
+// reads it: writes and reads may come from different goroutines.
+type Output struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (o *Output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+func (o *Output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
 }

@@ -1,13 +1,11 @@
 package remotewrite
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,8 @@ import (
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/fleetwatch/fleetwatch/internal/testpeer"
 )
 
 // fastQueue sends small batches quickly so tests finish in seconds.
@@ -230,24 +230,6 @@ func TestRelabelAndExternalLabels(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestCredentialsSentNeverLogged(t *testing.T) {
 	const token, password = "tok-3c1f9a7e", "pw-77d2b0e4"
 	secrets := t.TempDir()
@@ -275,7 +257,7 @@ func TestCredentialsSentNeverLogged(t *testing.T) {
 			cfg := fastQueue(recv.url() + "?tenant=secret-query")
 			cfg.Headers = map[string]string{"X-Scope-OrgID": "fleet-a"}
 			tc.set(&cfg)
-			var logs syncBuffer
+			var logs testpeer.Output
 			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			w := startWriter(t, dir, logger, cfg)
 			f := newFleet(5)

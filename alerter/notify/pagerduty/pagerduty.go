@@ -56,24 +56,17 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Notifier,
 	if err != nil {
 		return nil, fmt.Errorf("pagerduty config: %w", err)
 	}
-	hc, err := notifyutil.NewHTTPClient(cfg.TLSConfig, "tls_config")
-	if err != nil {
-		return nil, fmt.Errorf("pagerduty config: %w", err)
-	}
-	m, err := notify.NewMetrics(reg)
+	parts, err := notifyutil.NewParts(Integration, cfg.TLSConfig, logger, reg)
 	if err != nil {
 		return nil, err
-	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
 	}
 	n := &Notifier{
 		cfg:     cfg,
 		key:     key,
 		base:    cfg.baseURL(),
-		http:    hc,
-		logger:  logger.With("integration", Integration),
-		metrics: m,
+		http:    parts.HTTP,
+		logger:  parts.Logger,
+		metrics: parts.Metrics,
 	}
 	if cfg.RateLimitPerMinute > 0 {
 		// The whole minute's allowance may go in a burst, as PagerDuty's

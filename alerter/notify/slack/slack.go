@@ -73,19 +73,12 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Notifier,
 	if err != nil {
 		return nil, fmt.Errorf("slack config: %w", err)
 	}
-	hc, err := notifyutil.NewHTTPClient(cfg.TLSConfig, "tls_config")
-	if err != nil {
-		return nil, fmt.Errorf("slack config: %w", err)
-	}
-	m, err := notify.NewMetrics(reg)
+	parts, err := notifyutil.NewParts(Integration, cfg.TLSConfig, logger, reg)
 	if err != nil {
 		return nil, err
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	return &Notifier{cfg: cfg, url: target, secrets: notifyutil.URLSecrets(target), http: hc,
-		logger: logger.With("integration", Integration), metrics: m}, nil
+	return &Notifier{cfg: cfg, url: target, secrets: notifyutil.URLSecrets(target), http: parts.HTTP,
+		logger: parts.Logger, metrics: parts.Metrics}, nil
 }
 
 // Notify posts m. Change events are not posted; resolves and

@@ -74,23 +74,16 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Notifier,
 		return nil, fmt.Errorf("webhook config: %w", err)
 	}
 	header.Set("User-Agent", "fleetwatch")
-	hc, err := notifyutil.NewHTTPClient(cfg.TLSConfig, "tls_config")
-	if err != nil {
-		return nil, fmt.Errorf("webhook config: %w", err)
-	}
-	m, err := notify.NewMetrics(reg)
+	parts, err := notifyutil.NewParts(Integration, cfg.TLSConfig, logger, reg)
 	if err != nil {
 		return nil, err
-	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
 	}
 	secrets := notifyutil.URLSecrets(target)
 	for k := range cfg.HeaderFiles {
 		secrets = append(secrets, header.Get(k))
 	}
-	return &Notifier{cfg: cfg, url: target, header: header, secrets: secrets, http: hc,
-		logger: logger.With("integration", Integration), metrics: m}, nil
+	return &Notifier{cfg: cfg, url: target, header: header, secrets: secrets, http: parts.HTTP,
+		logger: parts.Logger, metrics: parts.Metrics}, nil
 }
 
 // Notify posts m; acknowledgements and change events are skipped, and

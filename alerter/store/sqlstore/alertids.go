@@ -162,9 +162,7 @@ func (m *alertIDs) reset(byFP map[string]int64, next int64) {
 
 // deleteReturning runs a DELETE … RETURNING fingerprint and returns the
 // fingerprints of the deleted rows.
-func deleteReturning(ctx context.Context, q interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}, query string, args ...any) ([]string, error) {
+func deleteReturning(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
